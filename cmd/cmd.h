@@ -1,0 +1,48 @@
+/* What every subcommand shares. To add a command, see CONTRIBUTING.md. */
+#ifndef BERTH_CMD_H
+#define BERTH_CMD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "berth/err.h"
+
+/* Global flags, parsed once by main.c wherever they appear before "--". */
+struct berth_globals {
+  const char **files; /* -f FILE, repeatable, in order */
+  size_t n_files;
+  const char *project; /* -p NAME */
+  const char *ns;      /* --ns NAME */
+  bool json;           /* --json */
+  int verbose;         /* -v, repeatable */
+  bool color;          /* false with --no-color, NO_COLOR, or no TTY */
+};
+
+struct berth_cmd {
+  const char *name;
+  const char *usage;   /* "berth doctor [--json]" */
+  const char *summary; /* one line for `berth help` */
+  const char *help;    /* the rest of `berth help NAME`, or NULL */
+  /* argv[0] is the command name; global flags are already removed.
+   * Returns the process exit code. */
+  int (*run)(int argc, char **argv, const struct berth_globals *g);
+};
+
+extern const struct berth_cmd berth_cmd_version;
+extern const struct berth_cmd berth_cmd_doctor;
+
+/* Splits global flags out of argv (program name excluded). The remaining
+ * arguments, in order, go to ret_rest (NULL-terminated, caller frees the
+ * array, not the strings). */
+int berth_globals_parse(int argc, char **argv, struct berth_globals *g, int *ret_argc,
+                        char ***ret_rest, berth_err *err);
+void berth_globals_release(struct berth_globals *g);
+
+/* Reports an error the one way cmd/ does: "berth: message" on stderr.
+ * Frees it. Returns exit_code. */
+int berth_report(berth_err *err, int exit_code);
+
+/* Colour helpers: the escape when colour is on, "" when not. */
+const char *berth_sgr(const struct berth_globals *g, const char *code);
+
+#endif

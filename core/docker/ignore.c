@@ -1,0 +1,241 @@
+/* .dockerignore matching with the engine's rules (see berth/ignore.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "berth/ignore.h"
+#include "cleanup.h"
+
+struct rule {
+  char *pattern;
+  bool exception; /* "!pattern" */
+};
+
+struct berth_ignore {
+  struct rule *rules;
+  size_t n, cap;
+  bool exceptions;
+};
+
+int berth_ignore_new(struct berth_ignore **ret, berth_err *err) {
+  *ret = calloc(1, sizeof(**ret));
+  return *ret ? 0 : berth_err_set(err, BERTH_E_NOMEM, "out of memory");
+}
+
+struct berth_ignore *berth_ignore_free(struct berth_ignore *ign) {
+  if (!ign)
+    return NULL;
+  for (size_t i = 0; i < ign->n; i++)
+    free(ign->rules[i].pattern);
+  free(ign->rules);
+  free(ign);
+  return NULL;
+}
+
+bool berth_ignore_has_exceptions(const struct berth_ignore *ign) {
+  return ign && ign->exceptions;
+}
+
+/* Lexical cleaning like Go's path.Clean, in place: "./a//b/../c/" -> "a/c". */
+static void clean_path(char *p) {
+  char *out = p;
+  const char *in = p;
+  while (*in) {
+    while (*in == '/')
+      in++;
+    const char *end = strchr(in, '/');
+    size_t n = end ? (size_t)(end - in) : strlen(in);
+    if (n == 0)
+      break;
+    if (n == 1 && in[0] == '.') {
+      /* skip */
+    } else if (n == 2 && in[0] == '.' && in[1] == '.') {
+      /* drop the last element written, if any */
+      while (out > p && out[-1] != '/')
+        out--;
+      if (out > p)
+        out--;
+    } else {
+      if (out > p)
+        *out++ = '/';
+      memmove(out, in, n);
+      out += n;
+    }
+    in += n;
+  }
+  *out = '\0';
+}
+
+int berth_ignore_add(struct berth_ignore *ign, const char *line, berth_err *err) {
+  while (*line == ' ' || *line == '\t')
+    line++;
+  if (*line == '#' || *line == '\0')
+    return 0;
+  bool exception = false;
+  if (*line == '!') {
+    exception = true;
+    line++;
+    while (*line == ' ' || *line == '\t')
+      line++;
+  }
+  _cleanup_free_ char *p = strdup(line);
+  if (!p)
+    return berth_err_set(err, BERTH_E_NOMEM, "out of memory");
+  size_t n = strlen(p);
+  while (n && (p[n - 1] == ' ' || p[n - 1] == '\t' || p[n - 1] == '\r' || p[n - 1] == '\n'))
+    p[--n] = '\0';
+  clean_path(p);
+  if (!*p)
+    return 0; /* "/" or "." alone: the engine ignores such lines too */
+  if (ign->n == ign->cap) {
+    size_t cap = ign->cap ? ign->cap * 2 : 16;
+    struct rule *r = realloc(ign->rules, cap * sizeof(*r));
+    if (!r)
+      return berth_err_set(err, BERTH_E_NOMEM, "out of memory");
+    ign->rules = r;
+    ign->cap = cap;
+  }
+  ign->rules[ign->n++] = (struct rule){.pattern = TAKE_PTR(p), .exception = exception};
+  ign->exceptions |= exception;
+  return 0;
+}
+
+int berth_ignore_load(struct berth_ignore *ign, const char *path, berth_err *err) {
+  _cleanup_fclose_ FILE *f = fopen(path, "re");
+  if (!f)
+    return errno == ENOENT ? 0 : berth_err_errno(err, errno, "reading %s", path);
+  _cleanup_free_ char *line = NULL;
+  size_t cap = 0;
+  while (getline(&line, &cap, f) >= 0) {
+    int r = berth_ignore_add(ign, line, err);
+    if (r < 0)
+      return berth_err_wrap(err, "%s", path);
+  }
+  if (ferror(f))
+    return berth_err_errno(err, EIO, "reading %s", path);
+  return 0;
+}
+
+/* [class] at p (after '['); sets *end past ']'. Returns -1 if malformed. */
+static int match_class(const char *p, char c, const char **end) {
+  bool negate = false, hit = false;
+  if (*p == '^' || *p == '!') {
+    negate = true;
+    p++;
+  }
+  bool first = true;
+  while (*p && (first || *p != ']')) {
+    first = false;
+    char lo = *p == '\\' && p[1] ? *++p : *p;
+    p++;
+    char hi = lo;
+    if (*p == '-' && p[1] && p[1] != ']') {
+      p++;
+      hi = *p == '\\' && p[1] ? *++p : *p;
+      p++;
+    }
+    if (lo <= c && c <= hi)
+      hit = true;
+  }
+  if (*p != ']')
+    return -1;
+  *end = p + 1;
+  return hit != negate;
+}
+
+/* Glob match of a whole '/'-separated path: '*' and '?' stay within one
+ * element, '**' crosses elements. */
+static bool glob(const char *p, const char *s) {
+  for (;;) {
+    switch (*p) {
+    case '\0':
+      return *s == '\0';
+    case '*':
+      if (p[1] == '*') {
+        while (*p == '*')
+          p++;
+        if (*p == '\0')
+          return true;
+        if (*p == '/') {
+          /* "**\/rest": rest at the start or after any '/' */
+          p++;
+          for (const char *t = s;; t++) {
+            if ((t == s || t[-1] == '/') && glob(p, t))
+              return true;
+            if (!*t)
+              return false;
+          }
+        }
+        for (const char *t = s;; t++) {
+          if (glob(p, t))
+            return true;
+          if (!*t)
+            return false;
+        }
+      }
+      p++;
+      for (const char *t = s;; t++) {
+        if (glob(p, t))
+          return true;
+        if (!*t || *t == '/')
+          return false;
+      }
+    case '?':
+      if (!*s || *s == '/')
+        return false;
+      p++;
+      s++;
+      break;
+    case '[': {
+      if (!*s || *s == '/')
+        return false;
+      const char *end;
+      int m = match_class(p + 1, *s, &end);
+      if (m <= 0)
+        return false;
+      p = end;
+      s++;
+      break;
+    }
+    case '\\':
+      if (p[1])
+        p++;
+      /* fall through */
+    default:
+      if (*p != *s)
+        return false;
+      p++;
+      s++;
+    }
+  }
+}
+
+static bool rule_matches(const struct rule *r, const char *path) {
+  if (glob(r->pattern, path))
+    return true;
+  /* A pattern matching a parent directory matches what is inside it. */
+  char buf[4096];
+  size_t n = strlen(path);
+  if (n >= sizeof(buf))
+    return false;
+  memcpy(buf, path, n + 1);
+  for (char *slash = strchr(buf, '/'); slash; slash = strchr(slash + 1, '/')) {
+    *slash = '\0';
+    bool m = glob(r->pattern, buf);
+    *slash = '/';
+    if (m)
+      return true;
+  }
+  return false;
+}
+
+bool berth_ignore_match(const struct berth_ignore *ign, const char *path) {
+  if (!ign)
+    return false;
+  bool excluded = false;
+  for (size_t i = 0; i < ign->n; i++)
+    if (rule_matches(&ign->rules[i], path))
+      excluded = !ign->rules[i].exception;
+  return excluded;
+}

@@ -1,0 +1,371 @@
+/* HTTP over the engine's unix socket, version negotiation, error mapping. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cleanup.h"
+#include "docker-internal.h"
+
+int berth_docker_open(struct berth_docker **ret, const char *host, berth_err *err) {
+  if (!host)
+    host = getenv("DOCKER_HOST");
+  const char *path = BERTH_DOCKER_DEFAULT_SOCKET;
+  if (host && *host) {
+    if (strncmp(host, "unix://", 7) != 0)
+      return berth_err_set(err, BERTH_E_UNSUPPORTED,
+                           "DOCKER_HOST=%s is not supported yet: berth speaks to the engine over a "
+                           "unix socket; set DOCKER_HOST=unix:///path/to/docker.sock",
+                           host);
+    path = host + 7;
+    if (!*path)
+      return berth_err_set(err, BERTH_E_INVALID, "DOCKER_HOST=%s names no socket path", host);
+  }
+
+  static bool curl_ready;
+  if (!curl_ready) {
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+      return berth_err_set(err, BERTH_E_FAILED, "cannot initialise libcurl");
+    curl_ready = true;
+  }
+
+  struct berth_docker *d = calloc(1, sizeof(*d));
+  if (!d)
+    return berth_err_set(err, BERTH_E_NOMEM, "out of memory");
+  d->socket_path = strdup(path);
+  d->curl = curl_easy_init();
+  if (!d->socket_path || !d->curl || asprintf(&d->endpoint, "unix://%s", path) < 0) {
+    berth_docker_close(d);
+    return berth_err_set(err, BERTH_E_NOMEM, "out of memory");
+  }
+  *ret = d;
+  return 0;
+}
+
+struct berth_docker *berth_docker_close(struct berth_docker *d) {
+  if (!d)
+    return NULL;
+  if (d->curl)
+    curl_easy_cleanup(d->curl);
+  free(d->socket_path);
+  free(d->endpoint);
+  free(d);
+  return NULL;
+}
+
+const char *berth_docker_endpoint(const struct berth_docker *d) { return d->endpoint; }
+
+int berth_docker_version_cmp(const char *a, const char *b) {
+  unsigned amaj = 0, amin = 0, bmaj = 0, bmin = 0;
+  int na = a ? sscanf(a, "%u.%u", &amaj, &amin) : 0;
+  int nb = b ? sscanf(b, "%u.%u", &bmaj, &bmin) : 0;
+  if (na != 2 || nb != 2)
+    return (na == 2) - (nb == 2);
+  if (amaj != bmaj)
+    return amaj < bmaj ? -1 : 1;
+  if (amin != bmin)
+    return amin < bmin ? -1 : 1;
+  return 0;
+}
+
+int berth_docker_negotiate(const char *engine_version, char *ret, size_t size, berth_err *err) {
+  unsigned maj, min;
+  char tail;
+  if (!engine_version || sscanf(engine_version, "%u.%u%c", &maj, &min, &tail) != 2)
+    return berth_err_set(err, BERTH_E_PROTOCOL, "the engine reports API version \"%s\", not 1.NN",
+                         engine_version ? engine_version : "");
+  if (berth_docker_version_cmp(engine_version, BERTH_DOCKER_API_MIN) < 0)
+    return berth_err_set(err, BERTH_E_UNSUPPORTED,
+                         "the engine speaks API %s but berth needs %s or newer (Docker 20.10+); "
+                         "upgrade the Docker engine",
+                         engine_version, BERTH_DOCKER_API_MIN);
+  const char *pick =
+      berth_docker_version_cmp(engine_version, BERTH_DOCKER_API_MAX) > 0 ? BERTH_DOCKER_API_MAX
+                                                                         : engine_version;
+  if ((size_t)snprintf(ret, size, "%s", pick) >= size)
+    return berth_err_set(err, BERTH_E_INVALID, "version buffer too small");
+  return 0;
+}
+
+int berth_docker_api_version(struct berth_docker *d, const char **ret, berth_err *err) {
+  if (!d->api[0]) {
+    _cleanup_json_ cJSON *v = NULL;
+    struct berth__resp resp = {.body = BERTH_BUF_INIT(BERTH__MAX_BODY)};
+    struct berth__req req = {.method = "GET", .path = "/version", .unversioned = true,
+                             .body_fd = -1};
+    int r = berth__request(d, &req, &resp, err);
+    if (r >= 0) {
+      v = cJSON_ParseWithLength(resp.body.data, resp.body.len);
+      if (!v)
+        r = berth_err_set(err, BERTH_E_PROTOCOL, "GET /version: the answer is not JSON");
+    }
+    berth_buf_release(&resp.body);
+    if (r < 0)
+      return r;
+    const char *engine = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(v, "ApiVersion"));
+    r = berth_docker_negotiate(engine, d->api, sizeof(d->api), err);
+    if (r < 0) {
+      d->api[0] = '\0';
+      return r;
+    }
+  }
+  *ret = d->api;
+  return 0;
+}
+
+cJSON *berth__string_array(const char *const *v) {
+  cJSON *a = cJSON_CreateArray();
+  for (; a && v && *v; v++)
+    if (!cJSON_AddItemToArray(a, cJSON_CreateString(*v))) {
+      cJSON_Delete(a);
+      return NULL;
+    }
+  return a;
+}
+
+cJSON *berth__kv_object(const char *const *kv) {
+  cJSON *o = cJSON_CreateObject();
+  for (; o && kv && *kv; kv++) {
+    const char *eq = strchr(*kv, '=');
+    _cleanup_free_ char *k = strndup(*kv, eq ? (size_t)(eq - *kv) : strlen(*kv));
+    if (!k || !cJSON_AddStringToObject(o, k, eq ? eq + 1 : "")) {
+      cJSON_Delete(o);
+      return NULL;
+    }
+  }
+  return o;
+}
+
+char *berth__escape(const char *s) {
+  /* curl_easy_escape needs no handle since 7.82 but accepts NULL anyway. */
+  char *e = curl_easy_escape(NULL, s, 0);
+  if (!e)
+    return NULL;
+  char *copy = strdup(e);
+  curl_free(e);
+  return copy;
+}
+
+static int add_filter_array(cJSON *filters, const char *key, const char *const *vals) {
+  if (!vals || !vals[0])
+    return 0;
+  cJSON *arr = cJSON_AddArrayToObject(filters, key);
+  if (!arr)
+    return -BERTH_E_NOMEM;
+  for (const char *const *v = vals; *v; v++)
+    if (!cJSON_AddItemToArray(arr, cJSON_CreateString(*v)))
+      return -BERTH_E_NOMEM;
+  return 0;
+}
+
+int berth__add_filters(struct berth_buf *q, const char *const *labels, const char *const *types) {
+  if ((!labels || !labels[0]) && (!types || !types[0]))
+    return 0;
+  _cleanup_json_ cJSON *f = cJSON_CreateObject();
+  if (!f || add_filter_array(f, "label", labels) < 0 || add_filter_array(f, "type", types) < 0)
+    return -BERTH_E_NOMEM;
+  _cleanup_free_ char *s = cJSON_PrintUnformatted(f);
+  _cleanup_free_ char *e = s ? berth__escape(s) : NULL;
+  if (!e)
+    return -BERTH_E_NOMEM;
+  return berth_buf_addf(q, "%sfilters=%s", strchr(q->data ? q->data : "", '?') ? "&" : "?", e);
+}
+
+int berth__api_error(berth_err *err, long status, const char *body, size_t len) {
+  int code = status == 404 ? BERTH_E_NOT_FOUND : status == 409 ? BERTH_E_CONFLICT : BERTH_E_API;
+  _cleanup_json_ cJSON *j = body && len ? cJSON_ParseWithLength(body, len) : NULL;
+  const char *msg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "message"));
+  _cleanup_free_ char *text = NULL;
+  if (!msg && body && len) {
+    /* Not JSON (a proxy, an old engine): use the text, trimmed. */
+    text = strndup(body, len > 512 ? 512 : len);
+    if (text) {
+      size_t n = strlen(text);
+      while (n && (text[n - 1] == '\n' || text[n - 1] == '\r' || text[n - 1] == ' '))
+        text[--n] = '\0';
+    }
+    msg = text;
+  }
+  int r = berth_err_set(err, code, "%s (HTTP %ld)", msg && *msg ? msg : "no message", status);
+  (*err)->status = (int)status;
+  return r;
+}
+
+struct transfer {
+  struct berth_docker *d;
+  const struct berth__req *req;
+  struct berth__resp *resp;
+  berth_err cb_err; /* error raised inside a callback */
+  bool stopped;     /* on_data asked to stop: not an error */
+  struct berth_buf error_body;
+};
+
+static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud) {
+  struct transfer *t = ud;
+  size_t n = size * nmemb;
+  long status = 0;
+  curl_easy_getinfo(t->d->curl, CURLINFO_RESPONSE_CODE, &status);
+  if (status >= 400) {
+    /* Keep what fits of an error body; its message is what the user needs. */
+    (void)berth_buf_add(&t->error_body, ptr, n > t->error_body.max - t->error_body.len
+                                                  ? t->error_body.max - t->error_body.len
+                                                  : n);
+    return n;
+  }
+  if (t->req->on_data) {
+    int r = t->req->on_data(ptr, n, t->req->ud, &t->cb_err);
+    if (r < 0)
+      return CURL_WRITEFUNC_ERROR;
+    if (r > 0) {
+      t->stopped = true;
+      return CURL_WRITEFUNC_ERROR;
+    }
+    return n;
+  }
+  int r = berth_buf_add(&t->resp->body, ptr, n);
+  if (r < 0) {
+    berth_err_set(&t->cb_err, -r,
+                  r == -BERTH_E_TOO_BIG ? "the engine's answer is larger than %zu bytes"
+                                        : "out of memory (answer of %zu bytes)",
+                  t->resp->body.max);
+    return CURL_WRITEFUNC_ERROR;
+  }
+  return n;
+}
+
+static size_t on_read(char *buf, size_t size, size_t nitems, void *ud) {
+  struct transfer *t = ud;
+  ssize_t n;
+  do
+    n = read(t->req->body_fd, buf, size * nitems);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    berth_err_errno(&t->cb_err, errno, "reading the request body");
+    return CURL_READFUNC_ABORT;
+  }
+  return (size_t)n;
+}
+
+static int unreachable(struct berth_docker *d, CURLcode rc, berth_err *err) {
+  long os_errno = 0;
+  curl_easy_getinfo(d->curl, CURLINFO_OS_ERRNO, &os_errno);
+  const char *why = os_errno ? strerror((int)os_errno) : curl_easy_strerror(rc);
+  if (os_errno == EACCES)
+    return berth_err_set(err, BERTH_E_UNREACHABLE,
+                         "cannot reach the Docker engine at %s: %s; run berth as root or add "
+                         "your user to the docker group (sudo usermod -aG docker $USER)",
+                         d->endpoint, why);
+  return berth_err_set(err, BERTH_E_UNREACHABLE,
+                       "cannot reach the Docker engine at %s: %s; start it (sudo systemctl start "
+                       "docker, or sudo dockerd &) or set DOCKER_HOST=unix:///path/to/docker.sock",
+                       d->endpoint, why);
+}
+
+int berth__request(struct berth_docker *d, const struct berth__req *req, struct berth__resp *resp,
+                   berth_err *err) {
+  const char *api = NULL;
+  if (!req->unversioned) {
+    int r = berth_docker_api_version(d, &api, err);
+    if (r < 0)
+      return r;
+  }
+  _cleanup_free_ char *url = NULL;
+  if (asprintf(&url, "http://docker%s%s%s", api ? "/v" : "", api ? api : "", req->path) < 0)
+    return berth_err_set(err, BERTH_E_NOMEM, "out of memory");
+  _cleanup_free_ char *body = req->json ? cJSON_PrintUnformatted(req->json) : NULL;
+  if (req->json && !body)
+    return berth_err_set(err, BERTH_E_NOMEM, "out of memory");
+
+  struct transfer t = {.d = d, .req = req, .resp = resp,
+                       .error_body = BERTH_BUF_INIT(BERTH__MAX_ERROR_BODY)};
+  CURL *c = d->curl;
+  curl_easy_reset(c);
+  d->curl_error[0] = '\0';
+  curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, d->socket_path);
+  curl_easy_setopt(c, CURLOPT_URL, url);
+  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, d->curl_error);
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
+  /* Streams (logs -f, events) are idle for long stretches; no timeout. */
+  curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 0L);
+
+  _cleanup_slist_ struct curl_slist *headers = NULL;
+  headers = curl_slist_append(headers, "Expect:"); /* no 100-continue round trip */
+  if (body) {
+    headers = curl_slist_append(headers, "Content-Type: application/json");
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+  } else if (req->body_fd >= 0) {
+    char ct[128];
+    snprintf(ct, sizeof(ct), "Content-Type: %s",
+             req->content_type ? req->content_type : "application/x-tar");
+    headers = curl_slist_append(headers, ct);
+    curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+    curl_easy_setopt(c, CURLOPT_READDATA, &t);
+    struct stat st;
+    if (fstat(req->body_fd, &st) == 0 && S_ISREG(st.st_mode)) {
+      off_t pos = lseek(req->body_fd, 0, SEEK_CUR);
+      curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE,
+                       (curl_off_t)(st.st_size - (pos > 0 ? pos : 0)));
+    }
+    /* else: chunked transfer encoding */
+  } else if (strcmp(req->method, "POST") == 0 || strcmp(req->method, "PUT") == 0) {
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, 0L);
+  } else if (strcmp(req->method, "HEAD") == 0) {
+    curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+  }
+  if (!headers)
+    return berth_err_set(err, BERTH_E_NOMEM, "out of memory");
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+
+  CURLcode rc = curl_easy_perform(c);
+  /* The request must not keep pointers into this frame. */
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
+  long status = 0;
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+  resp->status = status;
+
+  int r = 0;
+  if (t.cb_err) {
+    *err = TAKE_PTR(t.cb_err);
+    r = -berth_err_code(*err);
+    if (r == 0)
+      r = -BERTH_E_FAILED;
+  } else if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && t.stopped)) {
+    if (rc == CURLE_COULDNT_CONNECT || (status == 0 && rc == CURLE_COULDNT_RESOLVE_HOST))
+      r = unreachable(d, rc, err);
+    else if (status >= 400)
+      r = berth__api_error(err, status, t.error_body.data, t.error_body.len);
+    else
+      r = berth_err_set(err, BERTH_E_IO, "talking to the Docker engine at %s: %s", d->endpoint,
+                        d->curl_error[0] ? d->curl_error : curl_easy_strerror(rc));
+  } else if (status >= 400) {
+    r = berth__api_error(err, status, t.error_body.data, t.error_body.len);
+  }
+  berth_buf_release(&t.error_body);
+  if (r < 0)
+    return berth_err_wrap(err, "%s %s", req->method, req->path);
+  return 0;
+}
+
+int berth__call_json(struct berth_docker *d, const char *method, const char *path,
+                     const cJSON *body, cJSON **ret, berth_err *err) {
+  struct berth__resp resp = {.body = BERTH_BUF_INIT(BERTH__MAX_BODY)};
+  struct berth__req req = {.method = method, .path = path, .json = body, .body_fd = -1};
+  int r = berth__request(d, &req, &resp, err);
+  if (r >= 0 && ret) {
+    *ret = resp.body.len ? cJSON_ParseWithLength(resp.body.data, resp.body.len) : NULL;
+    if (!*ret)
+      r = berth_err_set(err, BERTH_E_PROTOCOL, "%s %s: the engine's answer is not JSON", method,
+                        path);
+  }
+  berth_buf_release(&resp.body);
+  return r < 0 ? r : (int)resp.status;
+}
