@@ -118,9 +118,11 @@ static int pump(struct hijack *h, int in_fd, berth_err *err) {
     shutdown(h->sock, SHUT_WR);
   for (;;) {
     struct pollfd p[2] = {{.fd = h->sock, .events = POLLIN}, {.fd = -1}};
+    /* Input waits for the engine's 101 answer: bytes sent earlier can be
+     * lost in the engine's HTTP reader when it hijacks the connection. */
     if (in_open && pending_len)
       p[0].events |= POLLOUT;
-    else if (in_open)
+    else if (in_open && h->header_done)
       p[1] = (struct pollfd){.fd = in_fd, .events = POLLIN};
     if (poll(p, 2, -1) < 0) {
       if (errno == EINTR)
