@@ -91,8 +91,7 @@ static void check_engine(struct report *r, struct berth_docker *d, bool *ret_ok)
        strcmp(driver, "overlay2") ? " (overlay2 is faster for builds)" : "");
 }
 
-static void check_images(struct report *r, struct berth_docker *d, bool engine_ok,
-                         bool *ret_ok) {
+static void check_images(struct report *r, struct berth_docker *d, bool engine_ok, bool *ret_ok) {
   cJSON *list = cJSON_AddArrayToObject(r->root, "images");
   struct berth_image_refs refs = {0};
   _cleanup_err_ berth_err err = NULL;

@@ -10,8 +10,8 @@
 
 /* Matches "-f VALUE", "-fVALUE", "--file VALUE", "--file=VALUE". On a
  * match stores the value and returns how many argv entries it used. */
-static int take_value(int argc, char **argv, int i, const char *s, const char *l,
-                      const char **ret, berth_err *err) {
+static int take_value(int argc, char **argv, int i, const char *s, const char *l, const char **ret,
+                      berth_err *err) {
   const char *a = argv[i];
   const char *v = NULL;
   int used = 1;
@@ -64,8 +64,7 @@ int berth_globals_parse(int argc, char **argv, struct berth_globals *g, int *ret
       }
       g->files = f;
       g->files[g->n_files++] = v;
-    } else if ((used = take_value(argc, argv, i, "-p", "--project-name", &g->project, err)) !=
-               0) {
+    } else if ((used = take_value(argc, argv, i, "-p", "--project-name", &g->project, err)) != 0) {
       if (used < 0)
         goto fail;
     } else if ((used = take_value(argc, argv, i, NULL, "--ns", &g->ns, err)) != 0) {

@@ -6,7 +6,9 @@
 #include "berth/buf.h"
 #include "berth/err.h"
 
-void berth_buf_init(struct berth_buf *b, size_t max) { *b = (struct berth_buf)BERTH_BUF_INIT(max); }
+void berth_buf_init(struct berth_buf *b, size_t max) {
+  *b = (struct berth_buf)BERTH_BUF_INIT(max);
+}
 
 int berth_buf_add(struct berth_buf *b, const void *data, size_t len) {
   if (len > b->max || b->len > b->max - len)

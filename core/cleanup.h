@@ -17,7 +17,9 @@
       func(*p);                                                                                    \
   }
 
-static inline void freep(void *p) { free(*(void **)p); }
+static inline void freep(void *p) {
+  free(*(void **)p);
+}
 static inline void closep(int *fd) {
   if (*fd >= 0)
     close(*fd);

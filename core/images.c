@@ -62,7 +62,8 @@ int berth_images_parse(const char *text, struct berth_image_refs *ret, berth_err
     refs.items = items;
     struct berth_image_ref *r = &refs.items[refs.n++];
     const char *env = getenv(l);
-    *r = (struct berth_image_ref){.key = strdup(l), .default_name = strdup(eq + 1),
+    *r = (struct berth_image_ref){.key = strdup(l),
+                                  .default_name = strdup(eq + 1),
                                   .name = strdup(env && *env ? env : eq + 1),
                                   .purpose = TAKE_PTR(comment)};
     if (!r->key || !r->default_name || !r->name)

@@ -29,8 +29,7 @@ static bool add_ports(cJSON *config, cJSON *host, const struct berth_docker_cont
     char key[32], hp[8];
     snprintf(key, sizeof(key), "%u/%s", p->container_port, p->proto ? p->proto : "tcp");
     snprintf(hp, sizeof(hp), "%u", p->host_port);
-    if (!cJSON_GetObjectItemCaseSensitive(exposed, key) &&
-        !cJSON_AddObjectToObject(exposed, key))
+    if (!cJSON_GetObjectItemCaseSensitive(exposed, key) && !cJSON_AddObjectToObject(exposed, key))
       return false;
     cJSON *list = cJSON_GetObjectItemCaseSensitive(bindings, key);
     if (!list && !(list = cJSON_AddArrayToObject(bindings, key)))
@@ -187,8 +186,8 @@ int berth_docker_container_kill(struct berth_docker *d, const char *id, const ch
   return container_post(d, id, "kill", q, err);
 }
 
-int berth_docker_container_remove(struct berth_docker *d, const char *id, bool force,
-                                  bool volumes, berth_err *err) {
+int berth_docker_container_remove(struct berth_docker *d, const char *id, bool force, bool volumes,
+                                  berth_err *err) {
   _cleanup_free_ char *path = NULL;
   if (asprintf(&path, "/containers/%s?force=%d&v=%d", id, force, volumes) < 0)
     return berth_err_set(err, BERTH_E_NOMEM, "out of memory");
@@ -260,16 +259,17 @@ int berth_docker_container_logs(struct berth_docker *d, const char *id,
   char tail[24] = "all";
   if (o->tail >= 0)
     snprintf(tail, sizeof(tail), "%d", o->tail);
-  if (asprintf(&path, "/containers/%s/logs?stdout=%d&stderr=%d&follow=%d&timestamps=%d&tail=%s"
-                      "&since=%" PRId64,
+  if (asprintf(&path,
+               "/containers/%s/logs?stdout=%d&stderr=%d&follow=%d&timestamps=%d&tail=%s"
+               "&since=%" PRId64,
                id, both || o->stdout_, both || o->stderr_, o->follow, o->timestamps, tail,
                o->since) < 0)
     return berth_err_set(err, BERTH_E_NOMEM, "out of memory");
   struct berth__demux m;
   berth__demux_init(&m, tty, fn, ud);
   struct berth__resp resp = {.body = BERTH_BUF_INIT(0)};
-  struct berth__req req = {.method = "GET", .path = path, .body_fd = -1, .on_data = on_log_data,
-                           .ud = &m};
+  struct berth__req req = {
+      .method = "GET", .path = path, .body_fd = -1, .on_data = on_log_data, .ud = &m};
   r = berth__request(d, &req, &resp, err);
   if (r < 0)
     return berth_err_wrap(err, "reading logs of %s", id);

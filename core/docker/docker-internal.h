@@ -9,9 +9,9 @@
 #include "berth/docker.h"
 
 /* Bounds on what the engine may send us in one piece. */
-#define BERTH__MAX_BODY (64u << 20)    /* a buffered JSON answer (inspect, list) */
+#define BERTH__MAX_BODY (64u << 20) /* a buffered JSON answer (inspect, list) */
 #define BERTH__MAX_ERROR_BODY (1u << 20)
-#define BERTH__MAX_MESSAGE (4u << 20)  /* one message of a JSON stream */
+#define BERTH__MAX_MESSAGE (4u << 20) /* one message of a JSON stream */
 
 struct berth_docker {
   char *socket_path;
@@ -27,8 +27,8 @@ typedef int (*berth__data_fn)(const char *data, size_t len, void *ud, berth_err 
 
 struct berth__req {
   const char *method;
-  const char *path; /* "/containers/json?all=1", without the version prefix */
-  bool unversioned; /* /_ping and /version are asked before negotiation */
+  const char *path;  /* "/containers/json?all=1", without the version prefix */
+  bool unversioned;  /* /_ping and /version are asked before negotiation */
   const cJSON *json; /* request body, or NULL */
   int body_fd;       /* stream the body from this fd (-1: none) */
   const char *content_type;

@@ -133,8 +133,9 @@ static int pump(struct hijack *h, int in_fd, berth_err *err) {
       size_t got = 0;
       CURLcode rc = curl_easy_recv(h->c, buf, sizeof(buf), &got);
       if (rc == CURLE_OK && got == 0)
-        return h->header_done ? 0 : berth_err_set(err, BERTH_E_PROTOCOL,
-                                                  "the engine closed the exec connection early");
+        return h->header_done ? 0
+                              : berth_err_set(err, BERTH_E_PROTOCOL,
+                                              "the engine closed the exec connection early");
       if (rc == CURLE_OK) {
         int r = on_received(h, buf, got, err);
         if (r != 0)
@@ -212,8 +213,8 @@ static int exec_start(struct berth_docker *d, const char *exec_id,
 }
 
 int berth_docker_exec(struct berth_docker *d, const char *id,
-                      const struct berth_docker_exec_opts *o, berth_docker_output_fn fn,
-                      void *ud, int *ret_exit, berth_err *err) {
+                      const struct berth_docker_exec_opts *o, berth_docker_output_fn fn, void *ud,
+                      int *ret_exit, berth_err *err) {
   _cleanup_free_ char *exec_id = NULL, *path = NULL;
   int r = exec_create(d, id, o, &exec_id, err);
   if (r >= 0)
@@ -238,6 +239,6 @@ int berth_docker_exec(struct berth_docker *d, const char *id,
     }
     usleep(10 * 1000);
   }
-  return berth_err_set(err, BERTH_E_TIMEOUT, "%s in container %s closed its output but is still running",
-                       o->cmd[0], id);
+  return berth_err_set(err, BERTH_E_TIMEOUT,
+                       "%s in container %s closed its output but is still running", o->cmd[0], id);
 }

@@ -86,8 +86,8 @@ static int on_progress_data(const char *data, size_t len, void *ud, berth_err *e
 }
 
 /* Runs a request whose answer is a progress stream. */
-static int progress_request(struct berth_docker *d, struct berth__req *req,
-                            struct progress_ctx *c, berth_err *err) {
+static int progress_request(struct berth_docker *d, struct berth__req *req, struct progress_ctx *c,
+                            berth_err *err) {
   berth__json_stream_init(&c->js, on_progress, c);
   req->on_data = on_progress_data;
   req->ud = c;
@@ -180,8 +180,7 @@ static char *kv_query_json(const char *const *kv) {
 }
 
 int berth_docker_image_build(struct berth_docker *d, const struct berth_docker_build_opts *o,
-                             berth_docker_progress_fn fn, void *ud, char **ret_id,
-                             berth_err *err) {
+                             berth_docker_progress_fn fn, void *ud, char **ret_id, berth_err *err) {
   struct berth_buf q = BERTH_BUF_INIT(1 << 20);
   _cleanup_free_ char *df = berth__escape(o->dockerfile ? o->dockerfile : "Dockerfile");
   _cleanup_free_ char *args = kv_query_json(o->buildargs);
@@ -210,8 +209,8 @@ int berth_docker_image_build(struct berth_docker *d, const struct berth_docker_b
   r = write_context(o, &fd, err);
   if (r >= 0) {
     struct progress_ctx c = {.fn = fn, .ud = ud};
-    struct berth__req req = {.method = "POST", .path = q.data, .body_fd = fd,
-                             .content_type = "application/x-tar"};
+    struct berth__req req = {
+        .method = "POST", .path = q.data, .body_fd = fd, .content_type = "application/x-tar"};
     r = progress_request(d, &req, &c, err);
     if (r >= 0 && !c.image_id)
       r = berth_err_set(err, BERTH_E_PROTOCOL, "the engine finished the build without an image id");

@@ -11,8 +11,8 @@ static int object_call(struct berth_docker *d, const char *method, const char *b
                        const char *name, const char *suffix, cJSON **ret, berth_err *err) {
   _cleanup_free_ char *en = name ? berth__escape(name) : NULL;
   _cleanup_free_ char *path = NULL;
-  if ((name && !en) || asprintf(&path, "%s%s%s%s", base, en ? "/" : "", en ? en : "",
-                                suffix ? suffix : "") < 0)
+  if ((name && !en) ||
+      asprintf(&path, "%s%s%s%s", base, en ? "/" : "", en ? en : "", suffix ? suffix : "") < 0)
     return berth_err_set(err, BERTH_E_NOMEM, "out of memory");
   int r = berth__call_json(d, method, path, NULL, ret, err);
   return r < 0 ? r : 0;
@@ -72,9 +72,8 @@ int berth_docker_network_remove(struct berth_docker *d, const char *name, berth_
   return r < 0 ? berth_err_wrap(err, "removing network %s", name) : 0;
 }
 
-int berth_docker_network_connect(struct berth_docker *d, const char *network,
-                                 const char *container, const char *const *aliases,
-                                 berth_err *err) {
+int berth_docker_network_connect(struct berth_docker *d, const char *network, const char *container,
+                                 const char *const *aliases, berth_err *err) {
   _cleanup_json_ cJSON *body = cJSON_CreateObject();
   cJSON *ep = body ? cJSON_AddObjectToObject(body, "EndpointConfig") : NULL;
   cJSON *al = ep && aliases ? cJSON_AddArrayToObject(ep, "Aliases") : NULL;
@@ -89,8 +88,8 @@ int berth_docker_network_connect(struct berth_docker *d, const char *network,
   return r < 0 ? berth_err_wrap(err, "connecting %s to network %s", container, network) : 0;
 }
 
-int berth_docker_volume_create(struct berth_docker *d, const char *name,
-                               const char *const *labels, cJSON **ret, berth_err *err) {
+int berth_docker_volume_create(struct berth_docker *d, const char *name, const char *const *labels,
+                               cJSON **ret, berth_err *err) {
   _cleanup_json_ cJSON *body = cJSON_CreateObject();
   cJSON *l = berth__kv_object(labels);
   bool ok = body && l && cJSON_AddItemToObject(body, "Labels", l);

@@ -12,7 +12,9 @@ void berth__json_stream_init(struct berth__json_stream *s, berth__json_msg_fn fn
   s->ud = ud;
 }
 
-void berth__json_stream_release(struct berth__json_stream *s) { berth_buf_release(&s->line); }
+void berth__json_stream_release(struct berth__json_stream *s) {
+  berth_buf_release(&s->line);
+}
 
 static bool blank(const char *p, size_t n) {
   for (size_t i = 0; i < n; i++)
@@ -26,8 +28,9 @@ static int emit(struct berth__json_stream *s, const char *p, size_t n, berth_err
     return 0;
   _cleanup_json_ cJSON *msg = cJSON_ParseWithLength(p, n);
   if (!msg)
-    return berth_err_set(err, BERTH_E_PROTOCOL, "the engine sent a stream message that is not "
-                                                "JSON: %.80s",
+    return berth_err_set(err, BERTH_E_PROTOCOL,
+                         "the engine sent a stream message that is not "
+                         "JSON: %.80s",
                          p);
   return s->fn(msg, s->ud, err);
 }

@@ -7,8 +7,7 @@
 
 int berth_docker_ping(struct berth_docker *d, berth_err *err) {
   struct berth__resp resp = {.body = BERTH_BUF_INIT(4096)};
-  struct berth__req req = {.method = "GET", .path = "/_ping", .unversioned = true,
-                           .body_fd = -1};
+  struct berth__req req = {.method = "GET", .path = "/_ping", .unversioned = true, .body_fd = -1};
   int r = berth__request(d, &req, &resp, err);
   bool ok = r >= 0 && resp.body.len >= 2 && memcmp(resp.body.data, "OK", 2) == 0;
   berth_buf_release(&resp.body);
@@ -66,8 +65,8 @@ int berth_docker_events(struct berth_docker *d, const struct berth_docker_events
   struct events_ctx c = {.fn = fn, .ud = ud};
   berth__json_stream_init(&c.js, on_event, &c);
   struct berth__resp resp = {.body = BERTH_BUF_INIT(0)};
-  struct berth__req req = {.method = "GET", .path = q.data, .body_fd = -1,
-                           .on_data = on_events_data, .ud = &c};
+  struct berth__req req = {
+      .method = "GET", .path = q.data, .body_fd = -1, .on_data = on_events_data, .ud = &c};
   r = berth__request(d, &req, &resp, err);
   if (r >= 0 && !c.stopped)
     r = berth__json_stream_finish(&c.js, err);

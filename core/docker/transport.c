@@ -54,7 +54,9 @@ struct berth_docker *berth_docker_close(struct berth_docker *d) {
   return NULL;
 }
 
-const char *berth_docker_endpoint(const struct berth_docker *d) { return d->endpoint; }
+const char *berth_docker_endpoint(const struct berth_docker *d) {
+  return d->endpoint;
+}
 
 int berth_docker_version_cmp(const char *a, const char *b) {
   unsigned amaj = 0, amin = 0, bmaj = 0, bmin = 0;
@@ -80,9 +82,9 @@ int berth_docker_negotiate(const char *engine_version, char *ret, size_t size, b
                          "the engine speaks API %s but berth needs %s or newer (Docker 20.10+); "
                          "upgrade the Docker engine",
                          engine_version, BERTH_DOCKER_API_MIN);
-  const char *pick =
-      berth_docker_version_cmp(engine_version, BERTH_DOCKER_API_MAX) > 0 ? BERTH_DOCKER_API_MAX
-                                                                         : engine_version;
+  const char *pick = berth_docker_version_cmp(engine_version, BERTH_DOCKER_API_MAX) > 0
+                         ? BERTH_DOCKER_API_MAX
+                         : engine_version;
   if ((size_t)snprintf(ret, size, "%s", pick) >= size)
     return berth_err_set(err, BERTH_E_INVALID, "version buffer too small");
   return 0;
@@ -92,8 +94,8 @@ int berth_docker_api_version(struct berth_docker *d, const char **ret, berth_err
   if (!d->api[0]) {
     _cleanup_json_ cJSON *v = NULL;
     struct berth__resp resp = {.body = BERTH_BUF_INIT(BERTH__MAX_BODY)};
-    struct berth__req req = {.method = "GET", .path = "/version", .unversioned = true,
-                             .body_fd = -1};
+    struct berth__req req = {
+        .method = "GET", .path = "/version", .unversioned = true, .body_fd = -1};
     int r = berth__request(d, &req, &resp, err);
     if (r >= 0) {
       v = cJSON_ParseWithLength(resp.body.data, resp.body.len);
@@ -208,9 +210,9 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud) {
   curl_easy_getinfo(t->d->curl, CURLINFO_RESPONSE_CODE, &status);
   if (status >= 400) {
     /* Keep what fits of an error body; its message is what the user needs. */
-    (void)berth_buf_add(&t->error_body, ptr, n > t->error_body.max - t->error_body.len
-                                                  ? t->error_body.max - t->error_body.len
-                                                  : n);
+    (void)berth_buf_add(
+        &t->error_body, ptr,
+        n > t->error_body.max - t->error_body.len ? t->error_body.max - t->error_body.len : n);
     return n;
   }
   if (t->req->on_data) {
@@ -277,8 +279,8 @@ int berth__request(struct berth_docker *d, const struct berth__req *req, struct 
   if (req->json && !body)
     return berth_err_set(err, BERTH_E_NOMEM, "out of memory");
 
-  struct transfer t = {.d = d, .req = req, .resp = resp,
-                       .error_body = BERTH_BUF_INIT(BERTH__MAX_ERROR_BODY)};
+  struct transfer t = {
+      .d = d, .req = req, .resp = resp, .error_body = BERTH_BUF_INIT(BERTH__MAX_ERROR_BODY)};
   CURL *c = d->curl;
   curl_easy_reset(c);
   d->curl_error[0] = '\0';
@@ -310,8 +312,7 @@ int berth__request(struct berth_docker *d, const struct berth__req *req, struct 
     struct stat st;
     if (fstat(req->body_fd, &st) == 0 && S_ISREG(st.st_mode)) {
       off_t pos = lseek(req->body_fd, 0, SEEK_CUR);
-      curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE,
-                       (curl_off_t)(st.st_size - (pos > 0 ? pos : 0)));
+      curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)(st.st_size - (pos > 0 ? pos : 0)));
     }
     /* else: chunked transfer encoding */
   } else if (strcmp(req->method, "POST") == 0 || strcmp(req->method, "PUT") == 0) {

@@ -12,7 +12,8 @@ struct berth_buf {
   size_t max; /* berth_buf_add() fails with -BERTH_E_TOO_BIG beyond this */
 };
 
-#define BERTH_BUF_INIT(maximum) {.data = NULL, .len = 0, .cap = 0, .max = (maximum)}
+#define BERTH_BUF_INIT(maximum)                                                                    \
+  { .data = NULL, .len = 0, .cap = 0, .max = (maximum) }
 
 void berth_buf_init(struct berth_buf *b, size_t max);
 /* Returns 0, -BERTH_E_TOO_BIG or -BERTH_E_NOMEM; the buffer is unchanged on

@@ -64,14 +64,13 @@ int berth_docker_image_inspect(struct berth_docker *d, const char *name, cJSON *
 int berth_docker_image_exists(struct berth_docker *d, const char *name, berth_err *err);
 int berth_docker_image_list(struct berth_docker *d, const char *const *labels, cJSON **ret,
                             berth_err *err);
-int berth_docker_image_remove(struct berth_docker *d, const char *name, bool force,
-                              berth_err *err);
+int berth_docker_image_remove(struct berth_docker *d, const char *name, bool force, berth_err *err);
 
 /* One line of pull or build progress, already parsed. */
 struct berth_docker_progress {
-  const char *id;      /* layer id for pulls, or NULL */
-  const char *status;  /* "Downloading", "Pull complete", ... or NULL */
-  const char *stream;  /* build output text, or NULL */
+  const char *id;         /* layer id for pulls, or NULL */
+  const char *status;     /* "Downloading", "Pull complete", ... or NULL */
+  const char *stream;     /* build output text, or NULL */
   int64_t current, total; /* progressDetail, 0 if absent */
   const char *image_id;   /* build result (aux.ID), or NULL */
 };
@@ -82,8 +81,8 @@ int berth_docker_image_pull(struct berth_docker *d, const char *image, berth_doc
                             void *ud, berth_err *err);
 
 struct berth_docker_build_opts {
-  const char *context_dir;  /* sent as a tar, honouring .dockerignore */
-  const char *dockerfile;   /* relative to context; default "Dockerfile" */
+  const char *context_dir; /* sent as a tar, honouring .dockerignore */
+  const char *dockerfile;  /* relative to context; default "Dockerfile" */
   const char *tag;
   const char *target;
   const char *const *buildargs; /* "K=V", NULL-terminated */
@@ -93,15 +92,14 @@ struct berth_docker_build_opts {
 };
 /* Builds an image; ret_id (may be NULL) receives the image id (free it). */
 int berth_docker_image_build(struct berth_docker *d, const struct berth_docker_build_opts *opts,
-                             berth_docker_progress_fn fn, void *ud, char **ret_id,
-                             berth_err *err);
+                             berth_docker_progress_fn fn, void *ud, char **ret_id, berth_err *err);
 
 /* ---- containers ---- */
 struct berth_docker_port {
-  const char *host_ip;     /* NULL: 127.0.0.1 (berth binds loopback by default) */
-  uint16_t host_port;      /* 0: engine picks */
+  const char *host_ip; /* NULL: 127.0.0.1 (berth binds loopback by default) */
+  uint16_t host_port;  /* 0: engine picks */
   uint16_t container_port;
-  const char *proto;       /* "tcp" (default) or "udp" */
+  const char *proto; /* "tcp" (default) or "udp" */
 };
 
 struct berth_docker_mount {
@@ -129,21 +127,21 @@ struct berth_docker_container_spec {
   size_t n_ports;
   const struct berth_docker_mount *mounts;
   size_t n_mounts;
-  const char *network;           /* attached at create; more with network_connect */
-  const char *const *aliases;    /* DNS aliases on that network */
+  const char *network;        /* attached at create; more with network_connect */
+  const char *const *aliases; /* DNS aliases on that network */
   const struct berth_docker_healthcheck *healthcheck;
   const char *hostname;
   const char *user;
   const char *working_dir;
   const char *stop_signal;
-  int stop_timeout;              /* seconds, 0 = engine default */
-  bool init;                     /* run the engine's init as PID 1 */
+  int stop_timeout; /* seconds, 0 = engine default */
+  bool init;        /* run the engine's init as PID 1 */
   bool tty;
   bool open_stdin;
-  const char *restart;           /* "no", "always", "on-failure", "unless-stopped" */
+  const char *restart; /* "no", "always", "on-failure", "unless-stopped" */
   int restart_max_retries;
-  int64_t nano_cpus;             /* 500m CPU = 500000000 */
-  int64_t memory;                /* bytes */
+  int64_t nano_cpus; /* 500m CPU = 500000000 */
+  int64_t memory;    /* bytes */
 };
 
 /* The JSON body of POST /containers/create. Pure: unit-tested. */
@@ -161,8 +159,8 @@ int berth_docker_container_restart(struct berth_docker *d, const char *id, int t
                                    berth_err *err);
 int berth_docker_container_kill(struct berth_docker *d, const char *id, const char *signal,
                                 berth_err *err);
-int berth_docker_container_remove(struct berth_docker *d, const char *id, bool force,
-                                  bool volumes, berth_err *err);
+int berth_docker_container_remove(struct berth_docker *d, const char *id, bool force, bool volumes,
+                                  berth_err *err);
 int berth_docker_container_inspect(struct berth_docker *d, const char *id, cJSON **ret,
                                    berth_err *err);
 /* all: include stopped containers. labels as in events. */
@@ -207,8 +205,8 @@ int berth_docker_exec(struct berth_docker *d, const char *id,
 
 /* ---- archive ---- */
 /* Extracts the tar read from tar_fd into path inside the container. */
-int berth_docker_archive_put(struct berth_docker *d, const char *id, const char *path,
-                             int tar_fd, berth_err *err);
+int berth_docker_archive_put(struct berth_docker *d, const char *id, const char *path, int tar_fd,
+                             berth_err *err);
 /* Streams a tar of path inside the container to fn (stream = STDOUT). */
 int berth_docker_archive_get(struct berth_docker *d, const char *id, const char *path,
                              berth_docker_output_fn fn, void *ud, berth_err *err);
@@ -227,12 +225,11 @@ int berth_docker_network_inspect(struct berth_docker *d, const char *name, cJSON
 int berth_docker_network_list(struct berth_docker *d, const char *const *labels, cJSON **ret,
                               berth_err *err);
 int berth_docker_network_remove(struct berth_docker *d, const char *name, berth_err *err);
-int berth_docker_network_connect(struct berth_docker *d, const char *network,
-                                 const char *container, const char *const *aliases,
-                                 berth_err *err);
+int berth_docker_network_connect(struct berth_docker *d, const char *network, const char *container,
+                                 const char *const *aliases, berth_err *err);
 
-int berth_docker_volume_create(struct berth_docker *d, const char *name,
-                               const char *const *labels, cJSON **ret, berth_err *err);
+int berth_docker_volume_create(struct berth_docker *d, const char *name, const char *const *labels,
+                               cJSON **ret, berth_err *err);
 int berth_docker_volume_inspect(struct berth_docker *d, const char *name, cJSON **ret,
                                 berth_err *err);
 int berth_docker_volume_list(struct berth_docker *d, const char *const *labels, cJSON **ret,

@@ -12,23 +12,23 @@
 #include <stdarg.h>
 
 enum berth_errc {
-  BERTH_E_FAILED = 1,   /* anything without a better code */
+  BERTH_E_FAILED = 1, /* anything without a better code */
   BERTH_E_NOMEM,
-  BERTH_E_IO,           /* local file or socket I/O */
-  BERTH_E_UNREACHABLE,  /* the engine does not answer */
-  BERTH_E_API,          /* the engine answered with an error status */
-  BERTH_E_NOT_FOUND,    /* HTTP 404 */
-  BERTH_E_CONFLICT,     /* HTTP 409 */
-  BERTH_E_PROTOCOL,     /* malformed answer from the engine */
-  BERTH_E_TOO_BIG,      /* an input exceeded its bound */
-  BERTH_E_INVALID,      /* bad argument or input */
+  BERTH_E_IO,          /* local file or socket I/O */
+  BERTH_E_UNREACHABLE, /* the engine does not answer */
+  BERTH_E_API,         /* the engine answered with an error status */
+  BERTH_E_NOT_FOUND,   /* HTTP 404 */
+  BERTH_E_CONFLICT,    /* HTTP 409 */
+  BERTH_E_PROTOCOL,    /* malformed answer from the engine */
+  BERTH_E_TOO_BIG,     /* an input exceeded its bound */
+  BERTH_E_INVALID,     /* bad argument or input */
   BERTH_E_UNSUPPORTED,
   BERTH_E_TIMEOUT,
 };
 
 struct berth_error {
-  int code;                 /* enum berth_errc */
-  int status;               /* HTTP status from the engine, 0 if none */
+  int code;   /* enum berth_errc */
+  int status; /* HTTP status from the engine, 0 if none */
   char *msg;
   struct berth_error *cause;
 };

@@ -10,10 +10,10 @@
 #include "berth/err.h"
 
 struct berth_image_ref {
-  char *key;         /* "BERTH_POSTGRES_IMAGE" */
-  char *name;        /* what is in effect: the environment's, else the default */
+  char *key;  /* "BERTH_POSTGRES_IMAGE" */
+  char *name; /* what is in effect: the environment's, else the default */
   char *default_name;
-  char *purpose;     /* the comment line above the key in images.env */
+  char *purpose; /* the comment line above the key in images.env */
 };
 
 struct berth_image_refs {

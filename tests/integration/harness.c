@@ -44,7 +44,7 @@ void it_init(const char *suite) {
 
 static void remove_all(const char *what, cJSON *list, const char *idkey) {
   const cJSON *item;
-  cJSON_ArrayForEach(item, list) {
+  cJSON_ArrayForEach (item, list) {
     const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(item, idkey));
     if (!id)
       continue;
@@ -108,9 +108,13 @@ const char *it_name(const char *name) {
 
 char *it_sleeper(const char *name, const char *network, const char *const *aliases) {
   const char *cmd[] = {"sleep", "infinity", NULL};
-  struct berth_docker_container_spec spec = {
-      .name = it_name(name), .image = it.base_image, .cmd = cmd, .labels = it.labels,
-      .init = true, .network = network, .aliases = aliases};
+  struct berth_docker_container_spec spec = {.name = it_name(name),
+                                             .image = it.base_image,
+                                             .cmd = cmd,
+                                             .labels = it.labels,
+                                             .init = true,
+                                             .network = network,
+                                             .aliases = aliases};
   char *id = NULL;
   berth_err err = NULL;
   it_ok(berth_docker_container_create(it.d, &spec, &id, &err), &err);

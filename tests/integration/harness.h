@@ -15,10 +15,10 @@
 
 struct it {
   struct berth_docker *d;
-  char run_label[96];  /* "berth.test=it-<name>-<pid>-<time>" */
+  char run_label[96];    /* "berth.test=it-<name>-<pid>-<time>" */
   const char *labels[3]; /* {run_label, "berth.owner=tests", NULL} */
-  char base_image[256]; /* BERTH_BASE_IMAGE */
-  char prefix[64];      /* name prefix for objects: "berth-it-<pid>-" */
+  char base_image[256];  /* BERTH_BASE_IMAGE */
+  char prefix[64];       /* name prefix for objects: "berth-it-<pid>-" */
 };
 
 extern struct it it;

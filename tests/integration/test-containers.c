@@ -22,21 +22,37 @@ static void test_create_full_spec(void **state) {
   const char *env[] = {"GREETING=hello", "EMPTY=", NULL};
   const char *aliases[] = {"db", "primary", NULL};
   const char *hc[] = {"CMD-SHELL", "test -e /proc/1", NULL};
-  struct berth_docker_port ports[] = {{.container_port = 5432}, {.container_port = 53, .proto = "udp"}};
+  struct berth_docker_port ports[] = {{.container_port = 5432},
+                                      {.container_port = 53, .proto = "udp"}};
   struct berth_docker_mount mounts[] = {
       {.type = BERTH_MOUNT_BIND, .source = "/etc", .target = "/host-etc", .read_only = true},
       {.type = BERTH_MOUNT_VOLUME, .source = it_name("data"), .target = "/data"},
       {.type = BERTH_MOUNT_TMPFS, .target = "/scratch", .tmpfs_size = 8 << 20},
   };
-  struct berth_docker_healthcheck h = {.test = hc, .interval_ns = 200000000, .timeout_ns = 1000000000,
-                                       .retries = 3};
-  struct berth_docker_container_spec spec = {
-      .name = it_name("full"), .image = it.base_image, .cmd = cmd, .entrypoint = entry, .env = env,
-      .labels = it.labels, .ports = ports, .n_ports = 2, .mounts = mounts, .n_mounts = 3,
-      .network = ns.name, .aliases = aliases, .healthcheck = &h, .hostname = "full-host",
-      .working_dir = "/tmp", .stop_signal = "SIGTERM", .stop_timeout = 3, .init = true,
-      .restart = "on-failure", .restart_max_retries = 2, .nano_cpus = 500000000,
-      .memory = 64 << 20};
+  struct berth_docker_healthcheck h = {
+      .test = hc, .interval_ns = 200000000, .timeout_ns = 1000000000, .retries = 3};
+  struct berth_docker_container_spec spec = {.name = it_name("full"),
+                                             .image = it.base_image,
+                                             .cmd = cmd,
+                                             .entrypoint = entry,
+                                             .env = env,
+                                             .labels = it.labels,
+                                             .ports = ports,
+                                             .n_ports = 2,
+                                             .mounts = mounts,
+                                             .n_mounts = 3,
+                                             .network = ns.name,
+                                             .aliases = aliases,
+                                             .healthcheck = &h,
+                                             .hostname = "full-host",
+                                             .working_dir = "/tmp",
+                                             .stop_signal = "SIGTERM",
+                                             .stop_timeout = 3,
+                                             .init = true,
+                                             .restart = "on-failure",
+                                             .restart_max_retries = 2,
+                                             .nano_cpus = 500000000,
+                                             .memory = 64 << 20};
   _cleanup_free_ char *id = NULL;
   it_ok(berth_docker_container_create(it.d, &spec, &id, &err), &err);
   it_ok(berth_docker_container_start(it.d, id, &err), &err);
@@ -53,7 +69,8 @@ static void test_create_full_spec(void **state) {
   const char *label = strchr(it.run_label, '=') + 1;
   assert_string_equal(it_json_str(info, "Config", "Labels", "berth.test", NULL), label);
   /* The published port binds to loopback with an engine-chosen port. */
-  const cJSON *b = cJSON_GetArrayItem(it_json_get(info, "NetworkSettings", "Ports", "5432/tcp", NULL), 0);
+  const cJSON *b =
+      cJSON_GetArrayItem(it_json_get(info, "NetworkSettings", "Ports", "5432/tcp", NULL), 0);
   assert_non_null(b);
   assert_string_equal(it_json_str(b, "HostIp", NULL), "127.0.0.1");
   assert_true(atoi(it_json_str(b, "HostPort", NULL)) > 0);
@@ -62,16 +79,17 @@ static void test_create_full_spec(void **state) {
   assert_non_null(ep);
   bool has_alias = false;
   const cJSON *a;
-  cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(ep, "Aliases"))
+  cJSON_ArrayForEach (a, cJSON_GetObjectItemCaseSensitive(ep, "Aliases"))
     has_alias |= !strcmp(cJSON_GetStringValue(a), "db");
   assert_true(has_alias);
 
   /* Inside: env, mounts (ro bind, volume, tmpfs) are what was asked. */
   _cleanup_free_ char *out = NULL;
-  const char *check[] = {"sh", "-c",
-                         "echo $GREETING; test -r /host-etc/hostname && ! touch /host-etc/x 2>/dev/null"
-                         " && echo ro; echo v > /data/f && cat /data/f; grep -c ' /scratch tmpfs' /proc/mounts",
-                         NULL};
+  const char *check[] = {
+      "sh", "-c",
+      "echo $GREETING; test -r /host-etc/hostname && ! touch /host-etc/x 2>/dev/null"
+      " && echo ro; echo v > /data/f && cat /data/f; grep -c ' /scratch tmpfs' /proc/mounts",
+      NULL};
   assert_int_equal(it_exec(id, check, &out, NULL), 0);
   assert_string_equal(out, "hello\nro\nv\n1\n");
 
@@ -102,7 +120,8 @@ static void test_lifecycle(void **state) {
   it_ok(berth_docker_container_list(it.d, labels, false, &list, &err), &err);
   bool found = false;
   const cJSON *c;
-  cJSON_ArrayForEach(c, list) found |= !strcmp(it_json_str(c, "Id", NULL), id);
+  cJSON_ArrayForEach (c, list)
+    found |= !strcmp(it_json_str(c, "Id", NULL), id);
   assert_true(found);
 
   /* With init as PID 1, sleep gets SIGTERM and the stop is quick. */
@@ -121,7 +140,8 @@ static void test_lifecycle(void **state) {
   cJSON_Delete(list);
   list = NULL;
   it_ok(berth_docker_container_list(it.d, labels, false, &list, &err), &err);
-  cJSON_ArrayForEach(c, list) assert_string_not_equal(it_json_str(c, "Id", NULL), id);
+  cJSON_ArrayForEach (c, list)
+    assert_string_not_equal(it_json_str(c, "Id", NULL), id);
 
   it_ok(berth_docker_container_restart(it.d, id, 5, &err), &err);
   cJSON_Delete(info);
@@ -145,8 +165,8 @@ static void test_lifecycle(void **state) {
 static void test_wait_exit_code(void **state) {
   berth_err err = NULL;
   const char *cmd[] = {"sh", "-c", "exit 3", NULL};
-  struct berth_docker_container_spec spec = {.name = it_name("exit3"), .image = it.base_image,
-                                             .cmd = cmd, .labels = it.labels};
+  struct berth_docker_container_spec spec = {
+      .name = it_name("exit3"), .image = it.base_image, .cmd = cmd, .labels = it.labels};
   _cleanup_free_ char *id = NULL;
   it_ok(berth_docker_container_create(it.d, &spec, &id, &err), &err);
   it_ok(berth_docker_container_start(it.d, id, &err), &err);
@@ -179,9 +199,8 @@ static void run_and_read_logs(bool tty, const char *script, const struct berth_d
   static int n;
   char name[32];
   snprintf(name, sizeof(name), "logs-%d", n++);
-  struct berth_docker_container_spec spec = {.name = it_name(name),
-                                             .image = it.base_image, .cmd = cmd,
-                                             .labels = it.labels, .tty = tty};
+  struct berth_docker_container_spec spec = {
+      .name = it_name(name), .image = it.base_image, .cmd = cmd, .labels = it.labels, .tty = tty};
   _cleanup_free_ char *id = NULL;
   it_ok(berth_docker_container_create(it.d, &spec, &id, &err), &err);
   it_ok(berth_docker_container_start(it.d, id, &err), &err);
@@ -234,9 +253,13 @@ static int on_follow(enum berth_docker_stream s, const char *data, size_t len, v
 
 static void test_logs_follow(void **state) {
   berth_err err = NULL;
-  const char *cmd[] = {"sh", "-c", "for i in 1 2 3 4 5 6 7 8 9; do echo tick$i; sleep 0.2; done", NULL};
-  struct berth_docker_container_spec spec = {.name = it_name("follow"), .image = it.base_image,
-                                             .cmd = cmd, .labels = it.labels, .init = true};
+  const char *cmd[] = {"sh", "-c", "for i in 1 2 3 4 5 6 7 8 9; do echo tick$i; sleep 0.2; done",
+                       NULL};
+  struct berth_docker_container_spec spec = {.name = it_name("follow"),
+                                             .image = it.base_image,
+                                             .cmd = cmd,
+                                             .labels = it.labels,
+                                             .init = true};
   _cleanup_free_ char *id = NULL;
   it_ok(berth_docker_container_create(it.d, &spec, &id, &err), &err);
   it_ok(berth_docker_container_start(it.d, id, &err), &err);
@@ -253,8 +276,8 @@ static void test_engine_errors(void **state) {
   _cleanup_free_ char *id = it_sleeper("dup", NULL, NULL);
   /* Same name again: the engine's conflict, with its message. */
   const char *cmd[] = {"true", NULL};
-  struct berth_docker_container_spec spec = {.name = it_name("dup"), .image = it.base_image,
-                                             .cmd = cmd, .labels = it.labels};
+  struct berth_docker_container_spec spec = {
+      .name = it_name("dup"), .image = it.base_image, .cmd = cmd, .labels = it.labels};
   assert_true(berth_docker_container_create(it.d, &spec, NULL, &err) < 0);
   assert_int_equal(berth_err_code(err), BERTH_E_CONFLICT);
   assert_int_equal(berth_err_status(err), 409);
@@ -262,9 +285,8 @@ static void test_engine_errors(void **state) {
   berth_err_free(&err);
 
   /* Missing image. */
-  spec = (struct berth_docker_container_spec){.name = it_name("noimg"),
-                                              .image = "berth-local/does-not-exist:1",
-                                              .labels = it.labels};
+  spec = (struct berth_docker_container_spec){
+      .name = it_name("noimg"), .image = "berth-local/does-not-exist:1", .labels = it.labels};
   assert_true(berth_docker_container_create(it.d, &spec, NULL, &err) < 0);
   assert_int_equal(berth_err_code(err), BERTH_E_NOT_FOUND);
   assert_non_null(strstr(berth_err_root_msg(err), "No such image"));
@@ -274,15 +296,20 @@ static void test_engine_errors(void **state) {
    * with the engine's "port is already allocated". */
   struct berth_docker_port p1 = {.container_port = 80};
   const char *sleep_cmd[] = {"sleep", "infinity", NULL};
-  spec = (struct berth_docker_container_spec){.name = it_name("port1"), .image = it.base_image,
-                                              .cmd = sleep_cmd, .labels = it.labels,
-                                              .ports = &p1, .n_ports = 1, .init = true};
+  spec = (struct berth_docker_container_spec){.name = it_name("port1"),
+                                              .image = it.base_image,
+                                              .cmd = sleep_cmd,
+                                              .labels = it.labels,
+                                              .ports = &p1,
+                                              .n_ports = 1,
+                                              .init = true};
   _cleanup_free_ char *id1 = NULL, *id2 = NULL;
   it_ok(berth_docker_container_create(it.d, &spec, &id1, &err), &err);
   it_ok(berth_docker_container_start(it.d, id1, &err), &err);
   _cleanup_json_ cJSON *info = NULL;
   it_ok(berth_docker_container_inspect(it.d, id1, &info, &err), &err);
-  const cJSON *b = cJSON_GetArrayItem(it_json_get(info, "NetworkSettings", "Ports", "80/tcp", NULL), 0);
+  const cJSON *b =
+      cJSON_GetArrayItem(it_json_get(info, "NetworkSettings", "Ports", "80/tcp", NULL), 0);
   struct berth_docker_port p2 = {.container_port = 80,
                                  .host_port = (uint16_t)atoi(it_json_str(b, "HostPort", NULL))};
   spec.name = it_name("port2");
@@ -297,8 +324,8 @@ static void test_engine_errors(void **state) {
 int main(void) {
   it_init("containers");
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_create_full_spec), cmocka_unit_test(test_lifecycle),
-      cmocka_unit_test(test_wait_exit_code),   cmocka_unit_test(test_logs_demultiplexed),
+      cmocka_unit_test(test_create_full_spec),  cmocka_unit_test(test_lifecycle),
+      cmocka_unit_test(test_wait_exit_code),    cmocka_unit_test(test_logs_demultiplexed),
       cmocka_unit_test(test_logs_tail_and_tty), cmocka_unit_test(test_logs_follow),
       cmocka_unit_test(test_engine_errors),
   };

@@ -38,8 +38,8 @@ static void test_env_user_workdir_output(void **state) {
   berth_err err = NULL;
   const char *cmd[] = {"sh", "-c", "echo $X $(id -u) $(pwd)", NULL};
   const char *env[] = {"X=42", NULL};
-  struct berth_docker_exec_opts o = {.cmd = cmd, .env = env, .user = "nobody",
-                                     .working_dir = "/usr", .stdin_fd = -1};
+  struct berth_docker_exec_opts o = {
+      .cmd = cmd, .env = env, .user = "nobody", .working_dir = "/usr", .stdin_fd = -1};
   struct berth_buf out = BERTH_BUF_INIT(1 << 20);
   int code = -1;
   it_ok(berth_docker_exec(it.d, sleeper_id, &o, collect, &out, &code, &err), &err);
@@ -131,8 +131,8 @@ static void test_errors(void **state) {
   assert_true(code == 126 || code == 127);
   const char *ok[] = {"true", NULL};
   o.cmd = ok;
-  assert_true(berth_docker_exec(it.d, "berth-it-no-such-container", &o, collect, NULL, &code,
-                                &err) < 0);
+  assert_true(
+      berth_docker_exec(it.d, "berth-it-no-such-container", &o, collect, NULL, &code, &err) < 0);
   assert_int_equal(berth_err_code(err), BERTH_E_NOT_FOUND);
   assert_non_null(strstr(berth_err_root_msg(err), "No such container"));
   berth_err_free(&err);
@@ -141,9 +141,12 @@ static void test_errors(void **state) {
 int main(void) {
   it_init("exec");
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_output_and_exit_code), cmocka_unit_test(test_env_user_workdir_output),
-      cmocka_unit_test(test_stdin_streamed),       cmocka_unit_test(test_stdin_eof_closes),
-      cmocka_unit_test(test_tty),                  cmocka_unit_test(test_errors),
+      cmocka_unit_test(test_output_and_exit_code),
+      cmocka_unit_test(test_env_user_workdir_output),
+      cmocka_unit_test(test_stdin_streamed),
+      cmocka_unit_test(test_stdin_eof_closes),
+      cmocka_unit_test(test_tty),
+      cmocka_unit_test(test_errors),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -83,8 +83,11 @@ static void test_build_with_dockerignore(void **state) {
   snprintf(label, sizeof(label), "%s", it.run_label);
   const char *args[] = {base_arg, "GREETING=hello from a build arg", NULL};
   const char *labels[] = {label, "berth.owner=tests", NULL};
-  struct berth_docker_build_opts o = {.context_dir = ctx, .dockerfile = "Dockerfile.dev",
-                                      .tag = tag, .buildargs = args, .labels = labels};
+  struct berth_docker_build_opts o = {.context_dir = ctx,
+                                      .dockerfile = "Dockerfile.dev",
+                                      .tag = tag,
+                                      .buildargs = args,
+                                      .labels = labels};
   struct progress pr = {0};
   _cleanup_free_ char *image_id = NULL;
   it_ok(berth_docker_image_build(it.d, &o, on_progress, &pr, &image_id, &err), &err);
@@ -103,8 +106,8 @@ static void test_build_with_dockerignore(void **state) {
    * there. The Dockerfile was sent (the build ran) though ignored; the
    * engine's COPY applies .dockerignore again and leaves it out. */
   const char *cmd[] = {"sh", "-c", "cd /ctx && ls -A | sort | tr '\\n' ' '; cat /greeting", NULL};
-  struct berth_docker_container_spec spec = {.name = it_name("built"), .image = tag, .cmd = cmd,
-                                             .labels = it.labels};
+  struct berth_docker_container_spec spec = {
+      .name = it_name("built"), .image = tag, .cmd = cmd, .labels = it.labels};
   _cleanup_free_ char *id = NULL;
   int status = -1;
   it_ok(berth_docker_container_create(it.d, &spec, &id, &err), &err);

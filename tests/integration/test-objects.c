@@ -7,7 +7,9 @@
 
 static bool listed(const cJSON *list, const char *key, const char *value) {
   const cJSON *o;
-  cJSON_ArrayForEach(o, list) if (!strcmp(it_json_str(o, key, NULL), value)) return true;
+  cJSON_ArrayForEach (o, list)
+    if (!strcmp(it_json_str(o, key, NULL), value))
+      return true;
   return false;
 }
 
@@ -77,8 +79,11 @@ static void test_volume_lifecycle_and_data(void **state) {
   /* Data written by one container is there for the next. */
   const char *write_cmd[] = {"sh", "-c", "echo kept > /v/f", NULL};
   struct berth_docker_mount m = {.type = BERTH_MOUNT_VOLUME, .source = name, .target = "/v"};
-  struct berth_docker_container_spec spec = {.name = it_name("writer"), .image = it.base_image,
-                                             .cmd = write_cmd, .labels = it.labels, .mounts = &m,
+  struct berth_docker_container_spec spec = {.name = it_name("writer"),
+                                             .image = it.base_image,
+                                             .cmd = write_cmd,
+                                             .labels = it.labels,
+                                             .mounts = &m,
                                              .n_mounts = 1};
   _cleanup_free_ char *w = NULL;
   int status = -1;

@@ -55,8 +55,8 @@ static bool saw(const struct seen *s, const char *action) {
 static void run_short_container(const char *name) {
   berth_err err = NULL;
   const char *cmd[] = {"true", NULL};
-  struct berth_docker_container_spec spec = {.name = it_name(name), .image = it.base_image,
-                                             .cmd = cmd, .labels = it.labels};
+  struct berth_docker_container_spec spec = {
+      .name = it_name(name), .image = it.base_image, .cmd = cmd, .labels = it.labels};
   _cleanup_free_ char *id = NULL;
   int status;
   it_ok(berth_docker_container_create(it.d, &spec, &id, &err), &err);
@@ -72,16 +72,16 @@ static void test_events_window(void **state) {
   /* Unrelated container: must be filtered out by the label filter. */
   const char *cmd[] = {"true", NULL};
   const char *other[] = {"berth.test=someone-else", NULL};
-  struct berth_docker_container_spec spec = {.name = it_name("ev-other"), .image = it.base_image,
-                                             .cmd = cmd, .labels = other};
+  struct berth_docker_container_spec spec = {
+      .name = it_name("ev-other"), .image = it.base_image, .cmd = cmd, .labels = other};
   _cleanup_free_ char *oid = NULL;
   it_ok(berth_docker_container_create(it.d, &spec, &oid, &err), &err);
   it_ok(berth_docker_container_remove(it.d, oid, true, false, &err), &err);
 
   const char *labels[] = {it.run_label, NULL};
   const char *types[] = {"container", NULL};
-  struct berth_docker_events_opts o = {.labels = labels, .types = types, .since = since,
-                                       .until = time(NULL) + 1};
+  struct berth_docker_events_opts o = {
+      .labels = labels, .types = types, .since = since, .until = time(NULL) + 1};
   struct seen s = {0};
   it_ok(berth_docker_events(it.d, &o, on_event, &s, &err), &err);
   assert_true(saw(&s, "create"));
@@ -100,8 +100,8 @@ static void *start_later(void *arg) {
   if (berth_docker_open(&d, NULL, &err) < 0)
     return NULL;
   const char *cmd[] = {"true", NULL};
-  struct berth_docker_container_spec spec = {.name = it_name("ev-live"), .image = it.base_image,
-                                             .cmd = cmd, .labels = it.labels};
+  struct berth_docker_container_spec spec = {
+      .name = it_name("ev-live"), .image = it.base_image, .cmd = cmd, .labels = it.labels};
   char *id = NULL;
   if (berth_docker_container_create(d, &spec, &id, &err) >= 0)
     berth_docker_container_start(d, id, &err);
