@@ -29,9 +29,8 @@ static int emit(struct berth__json_stream *s, const char *p, size_t n, berth_err
   _cleanup_json_ cJSON *msg = cJSON_ParseWithLength(p, n);
   if (!msg)
     return berth_err_set(err, BERTH_E_PROTOCOL,
-                         "the engine sent a stream message that is not "
-                         "JSON: %.80s",
-                         p);
+                         "the engine sent a stream message that is not JSON: %.*s",
+                         (int)(n < 80 ? n : 80), p);
   return s->fn(msg, s->ud, err);
 }
 

@@ -39,7 +39,8 @@ typedef struct berth_error *berth_err;
  * error it becomes the cause of the new one. */
 int berth_err_set(berth_err *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-int berth_err_setv(berth_err *err, int code, const char *fmt, va_list ap);
+int berth_err_setv(berth_err *err, int code, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 /* Like berth_err_set() with errno_value's strerror appended. */
 int berth_err_errno(berth_err *err, int errno_value, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

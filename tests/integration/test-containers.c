@@ -274,6 +274,7 @@ static void test_logs_follow(void **state) {
 static void test_engine_errors(void **state) {
   berth_err err = NULL;
   _cleanup_free_ char *id = it_sleeper("dup", NULL, NULL);
+  assert_non_null(id);
   /* Same name again: the engine's conflict, with its message. */
   const char *cmd[] = {"true", NULL};
   struct berth_docker_container_spec spec = {
