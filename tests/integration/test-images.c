@@ -153,6 +153,78 @@ static void test_pull_without_registry(void **state) {
   berth_err_free(&err);
 }
 
+struct pull_seen {
+  bool downloading, complete, digest;
+  int64_t total;
+};
+
+static void on_pull(const struct berth_docker_progress *p, void *ud) {
+  struct pull_seen *s = ud;
+  if (!p->status)
+    return;
+  if (!strcmp(p->status, "Downloading") && p->total > 0) {
+    s->downloading = true;
+    s->total = p->total;
+  }
+  s->complete |= !strcmp(p->status, "Pull complete");
+  s->digest |= !strncmp(p->status, "Digest: sha256:", 15);
+}
+
+/* Runs tests/integration/local-registry.sh VERB DIR [ARGS]. */
+static int registry(const char *script, const char *verb, const char *dir, const char *args) {
+  char cmd[2048];
+  snprintf(cmd, sizeof(cmd), "'%s' %s '%s' %s >/dev/null", script, verb, dir, args ? args : "");
+  return system(cmd);
+}
+
+static void test_pull_from_local_registry(void **state) {
+  berth_err err = NULL;
+  const char *data = getenv("BERTH_TEST_DATA");
+  assert_non_null(data);
+  char script[512], regdir[] = "/tmp/berth-it-registry-XXXXXX";
+  snprintf(script, sizeof(script), "%s/integration/local-registry.sh", data);
+  assert_non_null(mkdtemp(regdir));
+  assert_int_equal(registry(script, "start", regdir, NULL), 0);
+
+  /* An image with a layer of its own, pushed, then gone from the engine:
+   * the pull must download it. */
+  char dockerfile[512], src[160], remote[200], port[16] = "";
+  snprintf(dockerfile, sizeof(dockerfile), "FROM %s\nRUN head -c 300000 /dev/urandom > /blob\n",
+           it.base_image);
+  write_file("Dockerfile", dockerfile);
+  write_file(".dockerignore", "");
+  snprintf(src, sizeof(src), "berth-it/%spull-src:1", it.prefix + strlen("berth-it-"));
+  const char *labels[] = {it.run_label, NULL};
+  struct berth_docker_build_opts o = {.context_dir = ctx, .tag = src, .labels = labels};
+  it_ok(berth_docker_image_build(it.d, &o, NULL, NULL, NULL, &err), &err);
+  char portfile[600];
+  snprintf(portfile, sizeof(portfile), "%s/port", regdir);
+  FILE *f = fopen(portfile, "r");
+  assert_non_null(f);
+  assert_non_null(fgets(port, sizeof(port), f));
+  fclose(f);
+  port[strcspn(port, "\n")] = '\0';
+  char push_args[256];
+  snprintf(push_args, sizeof(push_args), "'%s' berth-it/pull:1", src);
+  assert_int_equal(registry(script, "push", regdir, push_args), 0);
+  it_ok(berth_docker_image_remove(it.d, src, true, &err), &err);
+  snprintf(remote, sizeof(remote), "127.0.0.1:%s/berth-it/pull:1", port);
+  assert_int_equal(berth_docker_image_exists(it.d, remote, &err), 0);
+
+  struct pull_seen seen = {0};
+  int r = berth_docker_image_pull(it.d, remote, on_pull, &seen, &err);
+  registry(script, "stop", regdir, NULL);
+  it_ok(r, &err);
+  assert_true(seen.downloading);
+  assert_true(seen.total > 0);
+  assert_true(seen.complete);
+  assert_true(seen.digest);
+  assert_int_equal(berth_docker_image_exists(it.d, remote, &err), 1);
+  /* The pulled image carries the run's label (set at build), so cleanup
+   * removes it; removing it here checks that too. */
+  it_ok(berth_docker_image_remove(it.d, remote, true, &err), &err);
+}
+
 static void test_remove(void **state) {
   berth_err err = NULL;
   char dockerfile[512];
@@ -178,6 +250,7 @@ int main(void) {
       cmocka_unit_test(test_build_with_dockerignore),
       cmocka_unit_test(test_build_error_surfaces),
       cmocka_unit_test(test_pull_without_registry),
+      cmocka_unit_test(test_pull_from_local_registry),
       cmocka_unit_test(test_remove),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
