@@ -93,6 +93,10 @@ int berth_docker_container_body(const struct berth_docker_container_spec *s, cJS
                                 berth_err *err) {
   if (!s->image)
     return berth_err_set(err, BERTH_E_INVALID, "a container needs an image");
+  for (size_t i = 0; i < s->n_mounts; i++)
+    if (!s->mounts[i].target || !*s->mounts[i].target)
+      return berth_err_set(err, BERTH_E_INVALID, "mount %zu of %s has no target path", i + 1,
+                           s->name ? s->name : s->image);
   _cleanup_json_ cJSON *b = cJSON_CreateObject();
   cJSON *host = b ? cJSON_AddObjectToObject(b, "HostConfig") : NULL;
   bool ok = host && cJSON_AddStringToObject(b, "Image", s->image);

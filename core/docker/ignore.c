@@ -68,9 +68,13 @@ static void clean_path(char *p) {
 }
 
 int berth_ignore_add(struct berth_ignore *ign, const char *line, berth_err *err) {
+  /* Like the engine: a comment starts at the first byte; blanks before
+   * a '#' make it a pattern. */
+  if (*line == '#')
+    return 0;
   while (*line == ' ' || *line == '\t')
     line++;
-  if (*line == '#' || *line == '\0')
+  if (*line == '\0')
     return 0;
   bool exception = false;
   if (*line == '!') {
@@ -107,8 +111,13 @@ int berth_ignore_load(struct berth_ignore *ign, const char *path, berth_err *err
     return errno == ENOENT ? 0 : berth_err_errno(err, errno, "reading %s", path);
   _cleanup_free_ char *line = NULL;
   size_t cap = 0;
+  bool first = true;
   while (getline(&line, &cap, f) >= 0) {
-    int r = berth_ignore_add(ign, line, err);
+    const char *l = line;
+    if (first && !strncmp(l, "\xEF\xBB\xBF", 3))
+      l += 3; /* a UTF-8 byte-order mark, as editors on Windows write */
+    first = false;
+    int r = berth_ignore_add(ign, l, err);
     if (r < 0)
       return berth_err_wrap(err, "%s", path);
   }
@@ -120,7 +129,8 @@ int berth_ignore_load(struct berth_ignore *ign, const char *path, berth_err *err
 /* [class] at p (after '['); sets *end past ']'. Returns -1 if malformed. */
 static int match_class(const char *p, char c, const char **end) {
   bool negate = false, hit = false;
-  if (*p == '^' || *p == '!') {
+  /* Go's filepath.Match negates with '^' only: "[!a]" is the set {!, a}. */
+  if (*p == '^') {
     negate = true;
     p++;
   }

@@ -40,7 +40,7 @@ int berth__json_stream_feed(struct berth__json_stream *s, const char *data, size
     const char *nl = memchr(data, '\n', len);
     size_t take = nl ? (size_t)(nl - data) : len;
     int r;
-    if (s->line.len == 0 && nl) {
+    if (s->line.len == 0 && nl && take <= s->line.max) {
       r = emit(s, data, take, err); /* whole message in this chunk: no copy */
     } else {
       r = berth_buf_add(&s->line, data, take);
@@ -127,10 +127,12 @@ int berth__progress_parse(const cJSON *msg, struct berth_docker_progress *p, ber
     error = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(detail, "message"));
   if (error || detail) {
     /* Build errors end with a newline; messages read better without it. */
-    size_t n = error ? strlen(error) : 0;
+    if (!error)
+      error = "the engine reported an error without a message";
+    size_t n = strlen(error);
     while (n && (error[n - 1] == '\n' || error[n - 1] == '\r'))
       n--;
-    return berth_err_set(err, BERTH_E_API, "%.*s", (int)n, error ? error : "unknown error");
+    return berth_err_set(err, BERTH_E_API, "%.*s", (int)n, error);
   }
   p->id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "id"));
   p->status = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "status"));
