@@ -1,0 +1,3 @@
+#!/bin/sh
+# Never start daemons while installing packages inside an image build.
+exit 101
