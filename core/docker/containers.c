@@ -210,16 +210,7 @@ int berth_docker_container_inspect(struct berth_docker *d, const char *id, cJSON
 
 int berth_docker_container_list(struct berth_docker *d, const char *const *labels, bool all,
                                 cJSON **ret, berth_err *err) {
-  struct berth_buf q = BERTH_BUF_INIT(1 << 16);
-  int r = berth_buf_addf(&q, "/containers/json?all=%d", all);
-  if (r >= 0)
-    r = berth__add_filters(&q, labels, NULL);
-  if (r < 0)
-    r = berth_err_set(err, -r, "building the container query");
-  else
-    r = berth__call_json(d, "GET", q.data, NULL, ret, err);
-  berth_buf_release(&q);
-  return r < 0 ? r : 0;
+  return berth__list(d, all ? "/containers/json?all=1" : "/containers/json", labels, ret, err);
 }
 
 int berth_docker_container_wait(struct berth_docker *d, const char *id, const char *condition,

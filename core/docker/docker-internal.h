@@ -50,6 +50,10 @@ int berth__request(struct berth_docker *d, const struct berth__req *req, struct 
 int berth__call_json(struct berth_docker *d, const char *method, const char *path,
                      const cJSON *body, cJSON **ret, berth_err *err);
 
+/* GET base (which may hold a query already) filtered by labels. */
+int berth__list(struct berth_docker *d, const char *base, const char *const *labels, cJSON **ret,
+                berth_err *err);
+
 /* Maps an error answer to an error: code from status, message from the
  * body's "message" field (or the body itself). what names the operation. */
 int berth__api_error(berth_err *err, long status, const char *body, size_t len);

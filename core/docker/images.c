@@ -43,16 +43,7 @@ int berth_docker_image_exists(struct berth_docker *d, const char *name, berth_er
 
 int berth_docker_image_list(struct berth_docker *d, const char *const *labels, cJSON **ret,
                             berth_err *err) {
-  struct berth_buf q = BERTH_BUF_INIT(1 << 16);
-  int r = berth_buf_add(&q, "/images/json", 12);
-  if (r >= 0)
-    r = berth__add_filters(&q, labels, NULL);
-  if (r < 0)
-    r = berth_err_set(err, -r, "building the image query");
-  else
-    r = berth__call_json(d, "GET", q.data, NULL, ret, err);
-  berth_buf_release(&q);
-  return r < 0 ? r : 0;
+  return berth__list(d, "/images/json", labels, ret, err);
 }
 
 int berth_docker_image_remove(struct berth_docker *d, const char *name, bool force,

@@ -18,20 +18,6 @@ static int object_call(struct berth_docker *d, const char *method, const char *b
   return r < 0 ? r : 0;
 }
 
-static int object_list(struct berth_docker *d, const char *base, const char *const *labels,
-                       cJSON **ret, berth_err *err) {
-  struct berth_buf q = BERTH_BUF_INIT(1 << 16);
-  int r = berth_buf_addf(&q, "%s", base);
-  if (r >= 0)
-    r = berth__add_filters(&q, labels, NULL);
-  if (r < 0)
-    r = berth_err_set(err, -r, "building the %s query", base);
-  else
-    r = berth__call_json(d, "GET", q.data, NULL, ret, err);
-  berth_buf_release(&q);
-  return r < 0 ? r : 0;
-}
-
 int berth_docker_network_create(struct berth_docker *d, const struct berth_docker_network_spec *s,
                                 char **ret_id, berth_err *err) {
   _cleanup_json_ cJSON *body = cJSON_CreateObject(), *answer = NULL;
@@ -64,7 +50,7 @@ int berth_docker_network_inspect(struct berth_docker *d, const char *name, cJSON
 
 int berth_docker_network_list(struct berth_docker *d, const char *const *labels, cJSON **ret,
                               berth_err *err) {
-  return object_list(d, "/networks", labels, ret, err);
+  return berth__list(d, "/networks", labels, ret, err);
 }
 
 int berth_docker_network_remove(struct berth_docker *d, const char *name, berth_err *err) {
@@ -108,7 +94,7 @@ int berth_docker_volume_inspect(struct berth_docker *d, const char *name, cJSON 
 
 int berth_docker_volume_list(struct berth_docker *d, const char *const *labels, cJSON **ret,
                              berth_err *err) {
-  return object_list(d, "/volumes", labels, ret, err);
+  return berth__list(d, "/volumes", labels, ret, err);
 }
 
 int berth_docker_volume_remove(struct berth_docker *d, const char *name, bool force,

@@ -370,3 +370,17 @@ int berth__call_json(struct berth_docker *d, const char *method, const char *pat
   berth_buf_release(&resp.body);
   return r < 0 ? r : (int)resp.status;
 }
+
+int berth__list(struct berth_docker *d, const char *base, const char *const *labels, cJSON **ret,
+                berth_err *err) {
+  struct berth_buf q = BERTH_BUF_INIT(1 << 16);
+  int r = berth_buf_addf(&q, "%s", base);
+  if (r >= 0)
+    r = berth__add_filters(&q, labels, NULL);
+  if (r < 0)
+    r = berth_err_set(err, -r, "building the query of %s", base);
+  else
+    r = berth__call_json(d, "GET", q.data, NULL, ret, err);
+  berth_buf_release(&q);
+  return r < 0 ? r : 0;
+}

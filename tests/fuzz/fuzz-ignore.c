@@ -9,8 +9,19 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* A NUL-terminated copy: strndup() may read past an unterminated input
+ * under ASan's strict string checks. */
+static char *copy(const void *p, size_t n) {
+  char *s = malloc(n + 1);
+  if (s) {
+    memcpy(s, p, n);
+    s[n] = '\0';
+  }
+  return s;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  char *text = strndup((const char *)data, size);
+  char *text = copy(data, size);
   if (!text)
     return 0;
   size_t rules_len = strlen(text);
@@ -24,7 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
        line = strtok_r(NULL, "\n", &save))
     if (berth_ignore_add(ign, line, &err) < 0)
       berth_err_free(&err);
-  char *p = strndup(paths, paths_len);
+  char *p = copy(paths, paths_len);
   for (char *save = NULL, *line = p ? strtok_r(p, "\n", &save) : NULL; line;
        line = strtok_r(NULL, "\n", &save))
     (void)berth_ignore_match(ign, line);
