@@ -30,6 +30,7 @@ struct berth_cmd {
 
 extern const struct berth_cmd berth_cmd_version;
 extern const struct berth_cmd berth_cmd_doctor;
+extern const struct berth_cmd berth_cmd_config;
 
 /* Splits global flags out of argv (program name excluded). The remaining
  * arguments, in order, go to ret_rest (NULL-terminated, caller frees the

@@ -9,6 +9,7 @@
 static const struct berth_cmd berth_cmd_help;
 
 static const struct berth_cmd *const commands[] = {
+    &berth_cmd_config,
     &berth_cmd_doctor,
     &berth_cmd_version,
     &berth_cmd_help,
