@@ -31,6 +31,15 @@ struct berth_cmd {
 extern const struct berth_cmd berth_cmd_version;
 extern const struct berth_cmd berth_cmd_doctor;
 extern const struct berth_cmd berth_cmd_config;
+extern const struct berth_cmd berth_cmd_up;
+extern const struct berth_cmd berth_cmd_down;
+extern const struct berth_cmd berth_cmd_ps;
+extern const struct berth_cmd berth_cmd_logs;
+extern const struct berth_cmd berth_cmd_exec;
+extern const struct berth_cmd berth_cmd_env;
+extern const struct berth_cmd berth_cmd_stop;
+extern const struct berth_cmd berth_cmd_start;
+extern const struct berth_cmd berth_cmd_restart;
 
 /* Splits global flags out of argv (program name excluded). The remaining
  * arguments, in order, go to ret_rest (NULL-terminated, caller frees the

@@ -119,6 +119,8 @@ int berth_parse_cpu(const char *s, int64_t *ret) {
   double v = strtod(s, &end);
   if (end == s || errno || v < 0 || !isfinite(v))
     return -BERTH_E_INVALID;
+  if (isspace((unsigned char)*s) || v > 1e12) /* a million cores is no laptop */
+    return -BERTH_E_INVALID;
   if (!strcmp(end, "m")) {
     if (v != floor(v))
       return -BERTH_E_INVALID;
@@ -183,8 +185,12 @@ int berth_parse_duration_ms(const char *s, int64_t *ret) {
   if (!*s)
     return -BERTH_E_INVALID;
   char *end;
+  if (!isdigit((unsigned char)*s) && *s != '.')
+    return -BERTH_E_INVALID; /* no sign, space, "inf" or hex */
   double v = strtod(s, &end);
   if (end != s && !*end && v >= 0) { /* a bare number: seconds */
+    if (!isfinite(v) || v > 9.2e12 || strpbrk(s, "xX"))
+      return -BERTH_E_INVALID;
     *ret = (int64_t)llround(v * 1000);
     return 0;
   }

@@ -308,11 +308,53 @@ static int build(struct builder *b, yaml_node_t *yn, int depth, struct berth_nod
   return 0;
 }
 
+/* libyaml's scanner slows down more than quadratically with the depth of
+ * flow collections ([[[[...), before any limit of ours could apply: a
+ * linear pre-scan refuses deep flow nesting first. Quoted scalars and
+ * comments are skipped; anything it misjudges libyaml still parses. */
+static int flow_depth_ok(const char *name, const char *t, size_t len, berth_err *err) {
+  int depth = 0, line = 1, col = 1;
+  char quote = 0;
+  for (size_t i = 0; i < len; i++, col++) {
+    char c = t[i];
+    if (c == '\n') {
+      line++;
+      col = 0;
+      if (quote == 0)
+        continue;
+    }
+    if (quote) {
+      if (c == '\\' && quote == '"' && i + 1 < len)
+        i++, col++;
+      else if (c == quote)
+        quote = 0;
+      continue;
+    }
+    if (c == '#' && (i == 0 || t[i - 1] == ' ' || t[i - 1] == '\t' || t[i - 1] == '\n')) {
+      while (i + 1 < len && t[i + 1] != '\n')
+        i++;
+      continue;
+    }
+    if ((c == '"' || c == '\'') && (i == 0 || strchr(" \t\n[{,:-", t[i - 1])))
+      quote = c;
+    else if (c == '[' || c == '{') {
+      if (++depth > BERTH_YAML_MAX_DEPTH)
+        return berth_err_set(err, BERTH_E_TOO_BIG,
+                             "%s:%d:%d: the document nests deeper than %d levels", name, line, col,
+                             BERTH_YAML_MAX_DEPTH);
+    } else if ((c == ']' || c == '}') && depth > 0)
+      depth--;
+  }
+  return 0;
+}
+
 int berth_yaml_parse(const char *name, const char *text, size_t len, struct berth_node **ret,
                      berth_err *err) {
   if (len > BERTH_YAML_MAX_BYTES)
     return berth_err_set(err, BERTH_E_TOO_BIG, "%s: larger than %u MiB", name,
                          BERTH_YAML_MAX_BYTES >> 20);
+  if (flow_depth_ok(name, text, len, err) < 0)
+    return -BERTH_E_TOO_BIG;
   yaml_parser_t parser;
   yaml_document_t doc;
   if (!yaml_parser_initialize(&parser))
@@ -352,6 +394,12 @@ int berth_yaml_parse(const char *name, const char *text, size_t len, struct bert
         *ret = berth_node_free(*ret);
       }
       yaml_document_delete(&next);
+    } else {
+      /* Whatever follows the document must be valid too. */
+      const yaml_mark_t *m = parser.problem ? &parser.problem_mark : &parser.context_mark;
+      r = berth_err_set(err, BERTH_E_INVALID, "%s:%zu:%zu: invalid YAML: %s", name, m->line + 1,
+                        m->column + 1, parser.problem ? parser.problem : "syntax error");
+      *ret = berth_node_free(*ret);
     }
   }
   yaml_document_delete(&doc);

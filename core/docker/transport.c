@@ -54,6 +54,16 @@ struct berth_docker *berth_docker_close(struct berth_docker *d) {
   return NULL;
 }
 
+int berth_docker_clone(const struct berth_docker *from, struct berth_docker **ret, berth_err *err) {
+  _cleanup_free_ char *host = NULL;
+  if (asprintf(&host, "unix://%s", from->socket_path) < 0)
+    return berth_err_set(err, BERTH_E_NOMEM, "out of memory");
+  int r = berth_docker_open(ret, host, err);
+  if (r >= 0)
+    memcpy((*ret)->api, from->api, sizeof(from->api));
+  return r;
+}
+
 const char *berth_docker_endpoint(const struct berth_docker *d) {
   return d->endpoint;
 }

@@ -28,6 +28,9 @@ struct berth_docker;
  * host may be NULL to read the environment. Does not connect. */
 int berth_docker_open(struct berth_docker **ret, const char *host, berth_err *err);
 struct berth_docker *berth_docker_close(struct berth_docker *d);
+/* A second client for another thread: same engine, the version already
+ * negotiated (no round trip). */
+int berth_docker_clone(const struct berth_docker *from, struct berth_docker **ret, berth_err *err);
 /* "unix:///var/run/docker.sock" — for messages. */
 const char *berth_docker_endpoint(const struct berth_docker *d);
 /* The negotiated version ("1.41"), negotiating on first use. */

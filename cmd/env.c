@@ -1,0 +1,57 @@
+/* berth env: the connection URLs of the running infra, for tools on the
+ * laptop (host ports on 127.0.0.1). */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cleanup.h"
+#include "project.h"
+
+static int run(int argc, char **argv, const struct berth_globals *g) {
+  if (argc > 2 || (argc == 2 && argv[1][0] == '-')) {
+    fprintf(stderr, "usage: %s\n", berth_cmd_env.usage);
+    return 2;
+  }
+  struct berth_project *p = NULL;
+  struct berth_state *st = NULL;
+  int code = berth_cmd_load(g, &p);
+  if (!code)
+    code = berth_cmd_state(&st);
+  if (code) {
+    berth_project_free(p);
+    return code;
+  }
+  struct berth_kvv vars = {0};
+  berth_err err = NULL;
+  if (berth_engine_env(p, argc == 2 ? argv[1] : NULL, st, &vars, &err) < 0) {
+    code = berth_report(&err, 1);
+  } else if (g->json) {
+    _cleanup_json_ cJSON *o = cJSON_CreateObject();
+    for (size_t i = 0; i < vars.n; i++)
+      cJSON_AddStringToObject(o, vars.v[i].key, vars.v[i].value);
+    _cleanup_free_ char *text = cJSON_Print(o);
+    if (text)
+      puts(text);
+  } else {
+    /* Shell syntax: eval "$(berth env api)" */
+    for (size_t i = 0; i < vars.n; i++)
+      printf("%s='%s'\n", vars.v[i].key, vars.v[i].value);
+  }
+  for (size_t i = 0; i < vars.n; i++) {
+    free(vars.v[i].key);
+    free(vars.v[i].value);
+  }
+  free(vars.v);
+  berth_state_close(st);
+  berth_project_free(p);
+  return code;
+}
+
+const struct berth_cmd berth_cmd_env = {
+    .name = "env",
+    .usage = "berth env [SERVICE] [--json]",
+    .summary = "Print the infra's connection URLs for tools on this machine",
+    .help = "With a SERVICE: the variables it gets from `uses`, pointing at 127.0.0.1 and the\n"
+            "published ports. Without: one URL per infra instance. They hold passwords:\n"
+            "printing them is what this command is for. eval \"$(berth env api)\" sets them.\n",
+    .run = run,
+};

@@ -1,0 +1,191 @@
+/* What the commands that work on a project share: loading the manifest
+ * (problems reported once, here), opening the state, and showing the
+ * engine's progress. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "berth/manifest.h"
+#include "cleanup.h"
+#include "project.h"
+
+int berth_cmd_load(const struct berth_globals *g, struct berth_project **ret) {
+  struct berth_load_opts lo = {
+      .files = g->files, .n_files = g->n_files, .project_name = g->project};
+  struct berth_diags diags = {0};
+  berth_err err = NULL;
+  int r = berth_manifest_load(&lo, ret, &diags, &err);
+  for (size_t i = 0; i < diags.n; i++) {
+    _cleanup_free_ char *line = berth_diag_format(&diags.v[i]);
+    fprintf(stderr, "%s\n", line ? line : "out of memory");
+  }
+  berth_diags_release(&diags);
+  if (r < 0)
+    return berth_report(&err, berth_err_code(err) == BERTH_E_INVALID ? 2 : 1);
+  return 0;
+}
+
+int berth_cmd_state(struct berth_state **ret) {
+  berth_err err = NULL;
+  if (berth_state_open(ret, NULL, &err) < 0)
+    return berth_report(&err, 1);
+  return 0;
+}
+
+/* ---- progress ---- */
+
+static const char *phase_word(enum berth_phase ph) {
+  static const char *const words[] = {
+      [BERTH_PHASE_WAITING] = "waiting",
+      [BERTH_PHASE_BUILDING] = "building",
+      [BERTH_PHASE_PULLING] = "pulling",
+      [BERTH_PHASE_CREATING] = "creating",
+      [BERTH_PHASE_STARTING] = "starting",
+      [BERTH_PHASE_PROBING] = "probing",
+      [BERTH_PHASE_PROVISIONING] = "provisioning",
+      [BERTH_PHASE_READY] = "ready",
+      [BERTH_PHASE_UNCHANGED] = "unchanged",
+      [BERTH_PHASE_COMPLETED] = "completed",
+      [BERTH_PHASE_STOPPING] = "stopping",
+      [BERTH_PHASE_REMOVED] = "removed",
+      [BERTH_PHASE_FAILED] = "failed",
+  };
+  return words[ph];
+}
+
+static const char *phase_color(enum berth_phase ph) {
+  switch (ph) {
+  case BERTH_PHASE_READY:
+  case BERTH_PHASE_COMPLETED:
+  case BERTH_PHASE_UNCHANGED:
+  case BERTH_PHASE_REMOVED:
+    return "\033[32m";
+  case BERTH_PHASE_FAILED:
+    return "\033[31m";
+  default:
+    return "\033[33m";
+  }
+}
+
+void berth_progress_init(struct berth_progress *pr, const struct berth_globals *g) {
+  *pr = (struct berth_progress){
+      .g = g, .live = isatty(STDERR_FILENO) && g->color && !g->json, .quiet = g->json};
+}
+
+static void line_for(const struct berth_progress *pr, const struct berth_progress_line *l) {
+  const struct berth_globals *g = pr->g;
+  fprintf(stderr, "%s%-24s%s %s%-12s%s %s\n", berth_sgr(g, "\033[1m"), l->name,
+          berth_sgr(g, "\033[0m"), berth_sgr(g, phase_color(l->phase)), phase_word(l->phase),
+          berth_sgr(g, "\033[0m"), l->detail);
+}
+
+void berth_progress_event(const struct berth_engine_event *ev, void *ud) {
+  struct berth_progress *pr = ud;
+  if (pr->quiet || !ev->service)
+    return;
+  char name[128];
+  if (ev->replica > 1)
+    snprintf(name, sizeof(name), "%s-%d", ev->service, ev->replica);
+  else
+    snprintf(name, sizeof(name), "%s", ev->service);
+  struct berth_progress_line *l = NULL;
+  for (size_t i = 0; i < pr->n; i++)
+    if (!strcmp(pr->lines[i].name, name))
+      l = &pr->lines[i];
+  if (!l && pr->n < BERTH_PROGRESS_MAX)
+    l = &pr->lines[pr->n++];
+  if (!l)
+    return;
+  snprintf(l->name, sizeof(l->name), "%s", name);
+  l->phase = ev->phase;
+  /* A failure's detail can hold a log excerpt: first line only here. */
+  snprintf(l->detail, sizeof(l->detail), "%s", ev->detail ? ev->detail : "");
+  l->detail[strcspn(l->detail, "\n")] = '\0';
+  if (!pr->live) {
+    line_for(pr, l);
+    return;
+  }
+  /* One live line per service: go back over what was drawn and redraw. */
+  if (pr->drawn)
+    fprintf(stderr, "\033[%zuA", pr->drawn);
+  for (size_t i = 0; i < pr->n; i++) {
+    fputs("\033[2K", stderr);
+    line_for(pr, &pr->lines[i]);
+  }
+  pr->drawn = pr->n;
+  fflush(stderr);
+}
+
+int64_t berth_cmd_duration(const char *s) {
+  int64_t ms;
+  return berth_parse_duration_ms(s, &ms) < 0 ? -1 : ms;
+}
+
+int berth_cmd_lifecycle(int argc, char **argv, const struct berth_globals *g,
+                        const struct berth_cmd *self, berth_lifecycle_fn fn, bool is_down) {
+  static const struct option opts[] = {{"volumes", no_argument, NULL, 'V'},
+                                       {"remove-orphans", no_argument, NULL, 'o'},
+                                       {"timeout", required_argument, NULL, 't'},
+                                       {NULL, 0, NULL, 0}};
+  struct berth_engine_opts eo = {0};
+  optind = 1;
+  opterr = 0;
+  int c;
+  while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+    if (c == 'V' && is_down) {
+      eo.volumes = true;
+    } else if (c == 'o' && is_down) {
+      eo.remove_orphans = true; /* down removes every container of the project anyway */
+    } else if (c == 't' && !is_down) {
+      if ((eo.timeout_ms = berth_cmd_duration(optarg)) <= 0) {
+        fprintf(stderr, "berth %s: --timeout %s is not a duration\n", self->name, optarg);
+        return 2;
+      }
+    } else {
+      fprintf(stderr, "berth %s: unknown flag %s\nusage: %s\n", self->name, argv[optind - 1],
+              self->usage);
+      return 2;
+    }
+  }
+  if (is_down && optind < argc) {
+    fprintf(stderr, "berth down: takes no services (use berth stop SERVICE)\nusage: %s\n",
+            self->usage);
+    return 2;
+  }
+  struct berth_project *p = NULL;
+  struct berth_state *st = NULL;
+  int code = berth_cmd_load(g, &p);
+  if (!code)
+    code = berth_cmd_state(&st);
+  if (code) {
+    berth_project_free(p);
+    return code;
+  }
+  struct berth_progress pr;
+  berth_progress_init(&pr, g);
+  eo.services = (const char *const *)argv + optind;
+  eo.n_services = (size_t)(argc - optind);
+  eo.state = st;
+  eo.on_event = berth_progress_event;
+  eo.ud = &pr;
+  for (size_t i = 0; i < eo.n_services; i++) {
+    bool known = berth_project_service(p, eo.services[i]) != NULL;
+    for (size_t k = 0; k < p->n_infra && !known; k++)
+      known = !strcmp(p->infra[k].name, eo.services[i]);
+    if (!known) {
+      fprintf(stderr, "berth %s: no service or infra named %s in %s\n", self->name, eo.services[i],
+              p->name);
+      berth_state_close(st);
+      berth_project_free(p);
+      return 2;
+    }
+  }
+  berth_err err = NULL;
+  if (fn(p, &eo, &err) < 0)
+    code = berth_report(&err, 1);
+  berth_state_close(st);
+  berth_project_free(p);
+  return code;
+}

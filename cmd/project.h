@@ -1,0 +1,45 @@
+/* Shared by the commands that work on a project (up, down, ps, ...). */
+#ifndef BERTH_CMD_PROJECT_H
+#define BERTH_CMD_PROJECT_H
+
+#include "berth/engine.h"
+#include "berth/model.h"
+#include "berth/state.h"
+#include "cmd.h"
+
+/* Loads the manifest, printing its problems; returns 0 or the exit code
+ * to return (2 invalid, 1 other). */
+int berth_cmd_load(const struct berth_globals *g, struct berth_project **ret);
+/* Opens the state; returns 0 or the exit code. */
+int berth_cmd_state(struct berth_state **ret);
+
+#define BERTH_PROGRESS_MAX 256
+
+struct berth_progress_line {
+  char name[128];
+  enum berth_phase phase;
+  char detail[256];
+};
+
+/* The engine's events on stderr: one live line per service on a
+ * terminal, plain lines otherwise, nothing with --json. */
+struct berth_progress {
+  const struct berth_globals *g;
+  bool live, quiet;
+  struct berth_progress_line lines[BERTH_PROGRESS_MAX];
+  size_t n, drawn;
+};
+
+void berth_progress_init(struct berth_progress *pr, const struct berth_globals *g);
+void berth_progress_event(const struct berth_engine_event *ev, void *ud);
+
+typedef int (*berth_lifecycle_fn)(const struct berth_project *p, const struct berth_engine_opts *o,
+                                  berth_err *err);
+/* down, stop, start, restart: [SERVICE...] and their flags, then fn. */
+int berth_cmd_lifecycle(int argc, char **argv, const struct berth_globals *g,
+                        const struct berth_cmd *self, berth_lifecycle_fn fn, bool is_down);
+
+/* Parses "5m", "90s", "1h30m" into milliseconds; -1 when malformed. */
+int64_t berth_cmd_duration(const char *s);
+
+#endif
