@@ -15,6 +15,7 @@ struct berth__reader {
   struct berth_vars *vars; /* the .env file */
   bool compose;            /* reading a Compose file: Compose's units */
   bool oom;                /* an allocation failed somewhere */
+  struct berth_strv off;   /* services left out by the active profiles */
 };
 
 void berth__diag(struct berth__reader *r, enum berth_severity sev, const struct berth_node *at,

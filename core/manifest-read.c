@@ -334,7 +334,7 @@ static void read_port_short(struct berth__reader *r, struct berth_service *s,
   if (proto)
     *proto++ = '\0';
   if (proto && strcmp(proto, "tcp") && strcmp(proto, "udp") && strcmp(proto, "sctp")) {
-    berth__error(r, n, path, "unknown protocol \"%s\"; use tcp or udp", proto);
+    berth__error(r, n, path, "unknown protocol \"%s\"; use tcp, udp or sctp", proto);
     return;
   }
   /* [ip:][host:]container; an IPv6 address is bracketed. */
@@ -349,16 +349,22 @@ static void read_port_short(struct berth__reader *r, struct berth_service *s,
     ip = spec + 1;
     rest = close + 2;
   }
+  /* Split on ':' keeping empty parts: "127.0.0.1::80" has no host port. */
   char *parts[3] = {0};
   int np = 0;
-  for (char *save = NULL, *t = strtok_r(rest, ":", &save); t; t = strtok_r(NULL, ":", &save)) {
+  for (char *t = rest;;) {
+    char *colon = strchr(t, ':');
     if (np == 3) {
       np = 4;
       break;
     }
     parts[np++] = t;
+    if (!colon)
+      break;
+    *colon = '\0';
+    t = colon + 1;
   }
-  if (np == 0 || np == 4 || (np == 3 && ip)) {
+  if (np == 0 || np == 4 || (np == 3 && ip) || !*parts[np - 1]) {
     berth__error(r, n, path,
                  "\"%s\" is not a port mapping; write CONTAINER, HOST:CONTAINER or "
                  "IP:HOST:CONTAINER (ranges as 8000-8010)",
@@ -400,8 +406,8 @@ static void read_ports(struct berth__reader *r, struct berth_service *s, const s
     berth__error(r, n, path, "expected a list of ports, found %s", berth_node_type_name(n));
     return;
   }
-  static const char *const long_keys[] = {"target", "published", "host_ip",      "protocol",
-                                          "mode",   "name",      "app_protocol", NULL};
+  static const char *const long_keys[] = {"target", "published", "host_ip", "protocol", NULL};
+  static const char *const long_unsupported[] = {"mode", "name", "app_protocol", NULL};
   for (size_t i = 0; i < n->n; i++) {
     const struct berth_node *it = n->items[i];
     pathf(p, "%s[%zu]", path, i);
@@ -415,7 +421,7 @@ static void read_ports(struct berth__reader *r, struct berth_service *s, const s
                    berth_node_type_name(it));
       continue;
     }
-    check_keys(r, it, p, long_keys, NULL);
+    check_keys(r, it, p, long_keys, long_unsupported);
     const struct berth_node *t = berth_node_get(it, "target");
     const struct berth_node *pub = berth_node_get(it, "published");
     uint16_t cs, ce, hs = 0, he = 0;
@@ -485,8 +491,8 @@ static void read_volumes(struct berth__reader *r, struct berth_service *s,
     berth__error(r, n, path, "expected a list of volumes, found %s", berth_node_type_name(n));
     return;
   }
-  static const char *const long_keys[] = {"type",   "source", "target",      "read_only", "bind",
-                                          "volume", "tmpfs",  "consistency", NULL};
+  static const char *const long_keys[] = {"type", "source", "target", "read_only", "tmpfs", NULL};
+  static const char *const long_unsupported[] = {"bind", "volume", "consistency", NULL};
   for (size_t i = 0; i < n->n; i++) {
     const struct berth_node *it = n->items[i];
     pathf(p, "%s[%zu]", path, i);
@@ -534,7 +540,7 @@ static void read_volumes(struct berth__reader *r, struct berth_service *s,
                    berth_node_type_name(it));
       continue;
     }
-    check_keys(r, it, p, long_keys, NULL);
+    check_keys(r, it, p, long_keys, long_unsupported);
     _cleanup_free_ char *type = read_str(r, berth_node_get(it, "type"), pathf(q, "%s.type", p));
     _cleanup_free_ char *src = read_str(r, berth_node_get(it, "source"), pathf(q, "%s.source", p));
     _cleanup_free_ char *tgt = read_str(r, berth_node_get(it, "target"), pathf(q, "%s.target", p));
@@ -796,8 +802,13 @@ static void read_watch(struct berth__reader *r, struct berth_service *s, const s
     read_strv(r, berth_node_get(m, "ignore"), pathf(q, "%s.ignore", p), &w->ignore, true, false);
     const struct berth_node *cmd = berth_node_get(m, "command");
     const struct berth_node *exm = berth_node_get(m, "exec");
-    if (!cmd && exm && exm->type == BERTH_NODE_MAP)
+    if (!cmd && exm && exm->type == BERTH_NODE_MAP) {
+      static const char *const ekeys[] = {"command", NULL};
+      static const char *const eunsup[] = {"user", "privileged", "working_dir", "environment",
+                                           NULL};
+      check_keys(r, exm, pathf(q, "%s.exec", p), ekeys, eunsup);
       cmd = berth_node_get(exm, "command");
+    }
     read_strv(r, cmd, pathf(q, "%s.command", p), &w->command, true, true);
     bool needs_target = w->action == BERTH_WATCH_SYNC || w->action == BERTH_WATCH_SYNC_RESTART ||
                         (w->action == BERTH_WATCH_EXEC && (compose || w->target));
@@ -857,7 +868,8 @@ static void read_file_refs(struct berth__reader *r, const struct berth_node *roo
     berth__error(r, n, path, "expected a list, found %s", berth_node_type_name(n));
     return;
   }
-  static const char *const keys[] = {"source", "target", "uid", "gid", "mode", NULL};
+  static const char *const keys[] = {"source", "target", NULL};
+  static const char *const unsupported[] = {"uid", "gid", "mode", NULL};
   for (size_t i = 0; i < n->n; i++) {
     const struct berth_node *it = n->items[i];
     pathf(p, "%s[%zu]", path, i);
@@ -865,7 +877,7 @@ static void read_file_refs(struct berth__reader *r, const struct berth_node *roo
     if (is_scalar(it)) {
       src = xstrdup(r, it->value);
     } else if (it->type == BERTH_NODE_MAP) {
-      check_keys(r, it, p, keys, NULL);
+      check_keys(r, it, p, keys, unsupported);
       src = read_str(r, berth_node_get(it, "source"), pathf(q, "%s.source", p));
       tgt = read_str(r, berth_node_get(it, "target"), pathf(q, "%s.target", p));
     } else {
@@ -997,7 +1009,14 @@ static void read_deploy(struct berth__reader *r, struct berth_service *s,
   const struct berth_node *rp =
       want_map(r, berth_node_get(m, "restart_policy"), pathf(q, "%s.restart_policy", path));
   if (rp) {
+    static const char *const rkeys[] = {"condition", NULL};
+    static const char *const runsup[] = {"delay", "max_attempts", "window", NULL};
+    check_keys(r, rp, q, rkeys, runsup);
     const struct berth_node *c = berth_node_get(rp, "condition");
+    if (is_scalar(c) && strcmp(c->value, "any") && strcmp(c->value, "none") &&
+        strcmp(c->value, "on-failure"))
+      berth__error(r, c, q, "unknown restart condition \"%s\"; use none, on-failure or any",
+                   c->value);
     if (is_scalar(c) && !s->restart) {
       const char *v = c->value;
       s->restart = xstrdup(r, !strcmp(v, "any") ? "always" : !strcmp(v, "none") ? "no" : v);
@@ -1091,8 +1110,19 @@ static const char *const service_unsupported[] = {
  * tag, berth's local ones too) are those kinds. */
 static const char *kind_of_image(const char *image) {
   static const char *const kinds[] = {"postgres", "redis", "rabbitmq", NULL};
+  /* The official image under any registry ("postgres", "docker.io/library/
+   * postgres", "mirror:5000/library/redis"), or berth's local one; not
+   * someone else's namespace (bitnami/redis). */
   const char *slash = strrchr(image, '/');
   const char *base = slash ? slash + 1 : image;
+  if (slash) {
+    size_t ns = (size_t)(slash - image);
+    bool official =
+        (ns >= 7 && !strncmp(slash - 7, "library", 7) && (ns == 7 || slash[-8] == '/')) ||
+        (ns == 11 && !strncmp(image, "berth-local", 11));
+    if (!official)
+      return NULL;
+  }
   size_t n = strcspn(base, ":@");
   for (const char *const *k = kinds; *k; k++)
     if (strlen(*k) == n && !strncmp(base, *k, n))
@@ -1155,6 +1185,9 @@ static void read_env_files(struct berth__reader *r, struct berth_service *s,
     const struct berth_node *pn = it;
     bool required = true;
     if (it->type == BERTH_NODE_MAP) {
+      static const char *const ekeys[] = {"path", "required", NULL};
+      static const char *const eunsup[] = {"format", NULL};
+      check_keys(r, it, p, ekeys, eunsup);
       pn = berth_node_get(it, "path");
       required = read_bool(r, berth_node_get(it, "required"), p, true);
     }
@@ -1193,6 +1226,12 @@ static void read_service(struct berth__reader *r, const struct berth_node *root,
   s->name = xstrdup(r, k->value);
   s->pos = pos_of(k);
   s->replicas = 1;
+  bool name_ok = *k->value != '\0';
+  for (const char *c = k->value; *c; c++)
+    name_ok &= isalnum((unsigned char)*c) || *c == '.' || *c == '_' || *c == '-';
+  if (!name_ok)
+    berth__error(r, k, path, "\"%s\" is not a service name: use letters, digits, ., _ and -",
+                 k->value);
   s->stop_grace_ms = -1;
   s->init = -1;
   if (berth_node_is_null(n)) {
@@ -1676,7 +1715,9 @@ static void read_top_files(struct berth__reader *r, const struct berth_node *n, 
                            struct berth_file_def **out, size_t *count) {
   char p[PATH_MAX_LEN], q[PATH_MAX_LEN];
   const struct berth_node *m = want_map(r, n, section);
-  static const char *const keys[] = {"file", "environment", "content", "external", "name", NULL};
+  static const char *const keys[] = {"file", "environment", "content", "external", NULL};
+  static const char *const unsupported[] = {"name",        "template_driver", "driver",
+                                            "driver_opts", "labels",          NULL};
   for (size_t i = 0; m && i + 1 < m->n; i += 2) {
     const struct berth_node *k = m->items[i], *v = m->items[i + 1];
     pathf(p, "%s.%s", section, k->value);
@@ -1686,7 +1727,7 @@ static void read_top_files(struct berth__reader *r, const struct berth_node *n, 
         berth__error(r, k, p, "needs file: PATH (or environment: VAR)");
       continue;
     }
-    check_keys(r, vm, p, keys, NULL);
+    check_keys(r, vm, p, keys, unsupported);
     struct berth_file_def *f = grow(r, out, count, sizeof(*f));
     if (!f)
       return;

@@ -292,6 +292,9 @@ static void interpolate_tree(struct berth__reader *r, struct berth_node *n, bool
     }
     free(n->value);
     n->value = out;
+    /* "${EMPTY}" is an empty string the user wrote, not a missing value. */
+    if (!*out)
+      n->quoted = true;
     return;
   }
   for (size_t i = 0; i < n->n; i++)
@@ -320,7 +323,9 @@ static void list_to_map(struct berth__reader *r, struct berth_node *parent, size
                    berth_node_type_name(it));
       continue;
     }
-    char *eq = strstr(it->value, sep);
+    /* extra_hosts take "host=ip" (the spec) or "host:ip" (older files). */
+    char *eq = !strcmp(sep, ":") && strchr(it->value, '=') ? strchr(it->value, '=')
+                                                           : strstr(it->value, sep);
     _cleanup_free_ char *key =
         eq ? strndup(it->value, (size_t)(eq - it->value)) : strdup(it->value);
     struct berth_node *k = key ? berth_node_new(BERTH_NODE_SCALAR, it, key) : NULL;
@@ -402,6 +407,15 @@ static void normalize_doc(struct berth__reader *r, struct berth_node *root) {
   if (services && services->type == BERTH_NODE_MAP)
     for (size_t i = 1; i < services->n; i += 2)
       normalize_service(r, services->items[i]);
+  static const char *const sections[] = {"networks", "volumes", NULL};
+  for (const char *const *sec = sections; *sec; sec++) {
+    struct berth_node *m = berth_node_get(root, *sec);
+    for (size_t i = 1; m && m->type == BERTH_NODE_MAP && i < m->n; i += 2) {
+      long li = berth_node_index(m->items[i], "labels");
+      if (li >= 0)
+        list_to_map(r, m->items[i], (size_t)li + 1, "=");
+    }
+  }
 }
 
 /* ---- Compose's merge of override files ---- */
@@ -416,6 +430,57 @@ static bool is_appended(const char *key) {
     if (!strcmp(key, *k))
       return true;
   return false;
+}
+
+/* The container path of a volume entry, for merging by target. */
+static const char *volume_target(const struct berth_node *v, char *buf, size_t size) {
+  if (v->type == BERTH_NODE_MAP) {
+    const struct berth_node *t = berth_node_get(v, "target");
+    return t && t->type == BERTH_NODE_SCALAR ? t->value : NULL;
+  }
+  if (v->type != BERTH_NODE_SCALAR)
+    return NULL;
+  const char *c1 = strchr(v->value, ':');
+  if (!c1)
+    return v->value;
+  const char *c2 = strchr(c1 + 1, ':');
+  size_t n = c2 ? (size_t)(c2 - c1 - 1) : strlen(c1 + 1);
+  if (c2 && c1[1] != '/') /* "/data:ro" */
+    n = (size_t)(c1 - v->value), c1 = v->value - 1;
+  snprintf(buf, size, "%.*s", (int)n, c1 + 1);
+  return buf;
+}
+
+static bool same_scalar(const struct berth_node *a, const struct berth_node *b) {
+  return a->type == BERTH_NODE_SCALAR && b->type == BERTH_NODE_SCALAR &&
+         !strcmp(a->value, b->value);
+}
+
+/* Appends over's items to base's list the way Compose merges overrides:
+ * an identical entry is not repeated, a volume at the same target
+ * replaces the earlier one. */
+static void append_items(struct berth__reader *r, const char *key, struct berth_node *bv,
+                         struct berth_node *v) {
+  bool by_target = !strcmp(key, "volumes");
+  for (size_t j = 0; j < v->n; j++) {
+    struct berth_node *it = v->items[j];
+    long hit = -1;
+    char b1[512], b2[512];
+    for (size_t k = 0; k < bv->n && hit < 0; k++) {
+      const char *t1 = by_target ? volume_target(bv->items[k], b1, sizeof(b1)) : NULL;
+      const char *t2 = by_target ? volume_target(it, b2, sizeof(b2)) : NULL;
+      if (same_scalar(bv->items[k], it) || (t1 && t2 && !strcmp(t1, t2)))
+        hit = (long)k;
+    }
+    if (hit >= 0) {
+      berth_node_free(bv->items[hit]);
+      bv->items[hit] = it;
+    } else if (berth_node_append(bv, it) < 0) {
+      r->oom = true;
+      berth_node_free(it);
+    }
+  }
+  v->n = 0;
 }
 
 /* Merges over into base (both maps), taking over's nodes. */
@@ -438,13 +503,23 @@ static void merge_maps(struct berth__reader *r, struct berth_node *base, struct 
         berth_node_free(v);
       } else if (depth == 2 && bv->type == BERTH_NODE_SEQ && v->type == BERTH_NODE_SEQ &&
                  is_appended(k->value)) {
-        for (size_t j = 0; j < v->n; j++)
-          if (berth_node_append(bv, v->items[j]) < 0) {
-            r->oom = true;
-            berth_node_free(v->items[j]);
-          }
-        v->n = 0;
+        append_items(r, k->value, bv, v);
         berth_node_free(v);
+      } else if (depth == 2 && !strcmp(k->value, "build") && bv->type == BERTH_NODE_SCALAR &&
+                 v->type == BERTH_NODE_MAP) {
+        /* build: ./app, overridden by build: {target: dev}: the context
+         * stays. */
+        if (berth_node_index(v, "context") < 0) {
+          struct berth_node *ck = berth_node_new(BERTH_NODE_SCALAR, bv, "context");
+          if (!ck || berth_node_put(v, ck, bv) < 0) {
+            berth_node_free(ck);
+            r->oom = true;
+          } else {
+            base->items[bi + 1] = NULL;
+          }
+        }
+        berth_node_free(base->items[bi + 1]);
+        base->items[bi + 1] = v;
       } else {
         berth_node_free(bv);
         base->items[bi + 1] = v;
@@ -643,6 +718,21 @@ static void resolve_includes(struct berth__reader *r, struct berth_node *root, c
     struct berth_node *pathn = it->type == BERTH_NODE_MAP ? berth_node_get(it, "path") : it;
     char where[64];
     snprintf(where, sizeof(where), "include[%zu]", i);
+    if (it->type == BERTH_NODE_MAP)
+      for (size_t k = 0; k + 1 < it->n; k += 2)
+        if (strcmp(it->items[k]->value, "path"))
+          berth__warn(r, it->items[k], where, "%s: not supported by berth yet; ignored",
+                      it->items[k]->value);
+    /* path: [a.yaml, b.yaml] includes both (b overriding a). */
+    if (pathn && pathn->type == BERTH_NODE_SEQ && pathn->n > 1) {
+      for (size_t k = 1; k < pathn->n; k++) {
+        struct berth_node *extra = berth_node_copy(pathn->items[k]);
+        if (!extra || berth_node_append(inc, extra) < 0) {
+          berth_node_free(extra);
+          r->oom = true;
+        }
+      }
+    }
     if (pathn && pathn->type == BERTH_NODE_SEQ)
       pathn = pathn->n ? pathn->items[0] : NULL;
     if (!pathn || pathn->type != BERTH_NODE_SCALAR) {
@@ -855,13 +945,33 @@ static void validate(struct berth__reader *r) {
     struct berth_node at = pos_node(&s->pos);
     char path[300];
     snprintf(path, sizeof(path), "services.%s", s->name);
-    if (!s->image && !s->build)
+    if ((!s->image || !*s->image) && !s->build)
       berth__error(r, &at, path, "has neither image nor build; add image: NAME or build: DIR");
     for (size_t d = 0; d < s->n_deps; d++) {
-      const struct berth_dep *dep = &s->deps[d];
+      struct berth_dep *dep = &s->deps[d];
       bool known = berth_project_service(p, dep->service) != NULL;
       for (size_t k = 0; !known && k < p->n_infra; k++)
         known = !strcmp(p->infra[k].name, dep->service);
+      bool off = false;
+      for (size_t k = 0; !known && k < r->off.n; k++)
+        off |= !strcmp(r->off.v[k], dep->service);
+      if (off && !dep->required) {
+        /* An optional dependency on a service its profile left out. */
+        free(dep->service);
+        memmove(&s->deps[d], &s->deps[d + 1], (s->n_deps - d - 1) * sizeof(*s->deps));
+        s->n_deps--;
+        d--;
+        continue;
+      }
+      if (off) {
+        struct berth_node dat = pos_node(&dep->pos);
+        snprintf(path, sizeof(path), "services.%s.depends_on.%s", s->name, dep->service);
+        berth__error(r, &dat, path,
+                     "%s is not active: its profile was not selected; add --profile for it, or "
+                     "mark this dependency required: false",
+                     dep->service);
+        continue;
+      }
       if (!known) {
         struct berth_node dat = pos_node(&dep->pos);
         snprintf(path, sizeof(path), "services.%s.depends_on.%s", s->name, dep->service);
@@ -931,8 +1041,15 @@ static void apply_profiles(struct berth__reader *r, const struct berth_load_opts
       return;
     }
     for (char *save = NULL, *t = strtok_r(env_copy, ",", &save); t && n_want < 63;
-         t = strtok_r(NULL, ",", &save))
-      env_list[n_want++] = t;
+         t = strtok_r(NULL, ",", &save)) {
+      while (*t == ' ')
+        t++;
+      size_t tl = strlen(t);
+      while (tl && t[tl - 1] == ' ')
+        t[--tl] = '\0';
+      if (*t)
+        env_list[n_want++] = t;
+    }
     want = env_list;
   }
   for (size_t w = 0; w < n_want; w++) {
@@ -965,6 +1082,11 @@ static void apply_profiles(struct berth__reader *r, const struct berth_load_opts
     if (on) {
       p->services[keep++] = *s;
     } else {
+      char **v = realloc(r->off.v, (r->off.n + 1) * sizeof(*v));
+      if (v && (v[r->off.n] = strdup(s->name)))
+        r->off.n++;
+      if (v)
+        r->off.v = v;
       /* Free the dropped service by moving it into a scratch project. */
       struct berth_project *scratch = calloc(1, sizeof(*scratch));
       if (!scratch) {
@@ -997,7 +1119,7 @@ static int find_default(const char *dir, char **ret, berth_err *err) {
       return 0;
     }
   }
-  return berth_err_set(err, BERTH_E_INVALID,
+  return berth_err_set(err, BERTH_E_NOT_FOUND,
                        "no manifest in %s (looked for berth.yaml, compose.yaml, "
                        "docker-compose.yml and their .yml/.yaml twins); name one with -f FILE",
                        dir);
@@ -1101,7 +1223,20 @@ int berth_manifest_load(const struct berth_load_opts *o, struct berth_project **
     struct berth_node *doc = load_file(&r, path, 0, &e);
     if (!doc) {
       if (berth_err_code(e) == BERTH_E_INVALID || berth_err_code(e) == BERTH_E_TOO_BIG) {
-        berth__error(&r, NULL, NULL, "%s", berth_err_root_msg(e));
+        /* "file:line:col: message": keep the position as the diagnostic's. */
+        const char *msg = berth_err_root_msg(e);
+        int line = 0, col = 0, used = 0;
+        size_t fl = strlen(path);
+        if (!strncmp(msg, path, fl) && sscanf(msg + fl, ":%d:%d: %n", &line, &col, &used) == 2 &&
+            used > 0) {
+          struct berth_node at = {.file = path, .line = line, .col = col};
+          for (size_t k = 0; k < p->files.n; k++)
+            if (!strcmp(p->files.v[k], path))
+              at.file = p->files.v[k];
+          berth__error(&r, &at, NULL, "%s", msg + fl + used);
+        } else {
+          berth__error(&r, NULL, NULL, "%s", msg);
+        }
         berth_err_free(&e);
         continue;
       }
@@ -1118,12 +1253,20 @@ int berth_manifest_load(const struct berth_load_opts *o, struct berth_project **
   }
   if (merged)
     berth__read_project(&r, merged);
-  if (o->project_name && *o->project_name) {
+  /* Compose's order: -p, COMPOSE_PROJECT_NAME, name:, the directory. */
+  const char *env_name = getenv("COMPOSE_PROJECT_NAME");
+  if ((o->project_name && *o->project_name) || (env_name && *env_name)) {
     free(p->name);
-    p->name = normalize_name(o->project_name);
-  } else if (!p->name) {
-    const char *env = getenv("COMPOSE_PROJECT_NAME");
-    p->name = normalize_name(env && *env ? env : base_name(p->dir));
+    p->name = normalize_name(o->project_name && *o->project_name ? o->project_name : env_name);
+  } else if (p->name) {
+    _cleanup_free_ char *norm = normalize_name(p->name);
+    if (norm && strcmp(norm, p->name))
+      berth__error(&r, NULL, "name",
+                   "\"%s\" is not a project name: use lower-case letters, digits, - and _ "
+                   "(for example \"%s\")",
+                   p->name, norm);
+  } else {
+    p->name = normalize_name(base_name(p->dir));
   }
   if (!p->name) {
     rc = berth_err_set(err, BERTH_E_NOMEM, "out of memory");
@@ -1150,6 +1293,9 @@ out:
     if (paths[i] != found)
       free(paths[i]);
   berth_vars_release(&vars);
+  for (size_t i = 0; i < r.off.n; i++)
+    free(r.off.v[i]);
+  free(r.off.v);
   berth_project_free(p);
   return rc;
 }
