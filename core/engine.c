@@ -711,7 +711,6 @@ static int ensure_images(struct berth__engine *e, struct berth_docker *d, berth_
       return have;
     if (u->svc && u->svc->build && (!have || e->o->build)) {
       const struct berth_build *b = u->svc->build;
-      _cleanup_free_ const char **args = calloc(b->args.n + 1, sizeof(char *));
       struct berth_strv argv = {0};
       for (size_t k = 0; k < b->args.n; k++)
         berth__strv_add(e, &argv, "%s=%s", b->args.v[k].key, b->args.v[k].value);
@@ -1473,7 +1472,8 @@ static int stop_containers(const struct berth_project *p, const struct berth_eng
   char label[300];
   snprintf(label, sizeof(label), BERTH_LABEL_PROJECT "=%s", p->name);
   const char *labels[] = {label, NULL};
-  _cleanup_json_ cJSON *list = NULL;
+  /* Declared before any goto: cleanups run at every exit. */
+  _cleanup_json_ cJSON *list = NULL, *nets = NULL, *vols = NULL;
   struct stop_job *jobs = NULL;
   pthread_t *threads = NULL;
   size_t n = 0;
@@ -1530,7 +1530,6 @@ static int stop_containers(const struct berth_project *p, const struct berth_eng
     goto out;
   /* Networks, and volumes when asked: everything labelled with the
    * project. */
-  _cleanup_json_ cJSON *nets = NULL, *vols = NULL;
   if ((r = berth_docker_network_list(d, labels, &nets, err)) < 0)
     goto out;
   cJSON_ArrayForEach (c, nets) {
