@@ -216,7 +216,8 @@ static int plan_service(struct berth__engine *e, struct berth__unit *u, berth_er
                : asprintf(&u->image, "%s-%s", e->p->name, s->name) < 0)
     return berth_err_set(err, BERTH_E_NOMEM, "out of memory");
   for (size_t i = 0; i < s->environment.n; i++)
-    berth__strv_add(e, &u->env, "%s=%s", s->environment.v[i].key, s->environment.v[i].value);
+    if (s->environment.v[i].value) /* declared without a value: not passed */
+      berth__strv_add(e, &u->env, "%s=%s", s->environment.v[i].key, s->environment.v[i].value);
   for (size_t i = 0; i < s->command.n; i++)
     berth__strv_add(e, &u->cmd, "%s", s->command.v[i]);
   for (size_t i = 0; i < s->entrypoint.n; i++)
@@ -236,9 +237,11 @@ static int plan_service(struct berth__engine *e, struct berth__unit *u, berth_er
     for (unsigned k = 0; k <= (unsigned)(p->container_end - p->container_start); k++) {
       if (p->host_start && u->replica > 1)
         continue;
+      bool pick = p->container_end == p->container_start && p->host_end > p->host_start;
       u->ports[u->n_ports++] =
           (struct berth_docker_port){.host_ip = p->host_ip,
                                      .host_port = p->host_start ? (uint16_t)(p->host_start + k) : 0,
+                                     .host_port_end = pick ? p->host_end : 0,
                                      .container_port = (uint16_t)(p->container_start + k),
                                      .proto = p->protocol};
     }
@@ -713,7 +716,8 @@ static int ensure_images(struct berth__engine *e, struct berth_docker *d, berth_
       const struct berth_build *b = u->svc->build;
       struct berth_strv argv = {0};
       for (size_t k = 0; k < b->args.n; k++)
-        berth__strv_add(e, &argv, "%s=%s", b->args.v[k].key, b->args.v[k].value);
+        if (b->args.v[k].value)
+          berth__strv_add(e, &argv, "%s=%s", b->args.v[k].key, b->args.v[k].value);
       char label[300];
       snprintf(label, sizeof(label), BERTH_LABEL_PROJECT "=%s", e->p->name);
       const char *labels[] = {label, NULL};

@@ -24,6 +24,10 @@ void berth__diag(struct berth__reader *r, enum berth_severity sev, const struct 
 #define berth__warn(r, at, path, ...)                                                              \
   berth__diag((r), BERTH_DIAG_WARNING, (at), (path), __VA_ARGS__)
 
+/* Reports "file:line:col: message" (from node.c, interp.c) as a
+ * positioned error. */
+void berth__error_at_message(struct berth__reader *r, const char *file, const char *msg);
+
 /* The known key closest to key (Levenshtein, at most 2 edits or a
  * quarter of its length), or NULL. keys is NULL-terminated. */
 const char *berth__suggest(const char *key, const char *const *keys);

@@ -233,9 +233,10 @@ static void read_kv(struct berth__reader *r, const struct berth_node *n, const c
       if (null_from_env) {
         /* "KEY" alone: the value comes from the environment (or .env);
          * unset means the variable is not passed at all. */
+        /* Unset everywhere: the variable is declared without a value
+         * (null), and it overrides an env_file's value (Compose). */
         const char *val = berth_lookup_env_then_vars(k->value, r->vars);
-        if (val)
-          kvv_set(r, out, k->value, val);
+        kvv_set(r, out, k->value, val);
       } else {
         kvv_set(r, out, k->value, "");
       }
@@ -339,7 +340,20 @@ static void read_port_short(struct berth__reader *r, struct berth_service *s,
   }
   /* [ip:][host:]container; an IPv6 address is bracketed. */
   char *ip = NULL, *rest = spec;
-  if (spec[0] == '[') {
+  int colons = 0;
+  for (const char *c = spec; *c; c++)
+    colons += *c == ':';
+  if (spec[0] != '[' && colons > 2) {
+    /* An IPv6 address without brackets: "::1:6000:6000" — the last two
+     * fields are the ports. */
+    char *last = strrchr(spec, ':');
+    *last = '\0';
+    char *second = strrchr(spec, ':');
+    *last = ':';
+    *second = '\0';
+    ip = spec;
+    rest = second + 1;
+  } else if (spec[0] == '[') {
     char *close = strchr(spec, ']');
     if (!close || close[1] != ':') {
       berth__error(r, n, path, "bad IPv6 address in \"%s\"; write [::1]:8080:80", n->value);
@@ -387,7 +401,7 @@ static void read_port_short(struct berth__reader *r, struct berth_service *s,
     berth__error(r, n, path, "\"%s\" is not a host port (1-65535, or a range 8000-8010)", host);
     return;
   }
-  if (hs && he - hs != ce - cs && he != hs) {
+  if (hs && he - hs != ce - cs && he != hs && ce != cs) {
     berth__error(r, n, path, "the host range %s and the container range %s differ in size", host,
                  cont);
     return;
@@ -511,7 +525,8 @@ static void read_volumes(struct berth__reader *r, struct berth_service *s,
       const char *src = NULL, *tgt = NULL;
       if (np == 1) {
         tgt = parts[0];
-      } else if (np == 2 && parts[1][0] != '/') {
+      } else if (np == 2 && parts[0][0] == '/' &&
+                 strspn(parts[1], "rowZzncpyaedlist,") == strlen(parts[1])) {
         tgt = parts[0]; /* "/data:ro" */
         ro = strstr(parts[1], "ro") != NULL;
       } else {
@@ -758,7 +773,8 @@ static void read_watch(struct berth__reader *r, struct berth_service *s, const s
     const struct berth_node *m = want_map(r, n->items[i], pathf(p, "%s[%zu]", path, i));
     if (!m)
       continue;
-    check_keys(r, m, p, keys, NULL);
+    static const char *const wunsup[] = {"initial_sync", NULL};
+    check_keys(r, m, p, keys, wunsup);
     if (berth_node_get(m, "include"))
       berth__warn(r, berth_node_get(m, "include"), pathf(q, "%s.include", p),
                   "not supported by berth yet; ignored (every file under path is watched)");
@@ -830,8 +846,9 @@ static void read_service_networks(struct berth__reader *r, struct berth_service 
   char p[PATH_MAX_LEN], q[PATH_MAX_LEN];
   const struct berth_node *m = want_map(r, n, path);
   static const char *const keys[] = {"aliases", NULL};
-  static const char *const unsupported[] = {"ipv4_address",   "ipv6_address", "priority",
-                                            "link_local_ips", "mac_address",  NULL};
+  static const char *const unsupported[] = {"ipv4_address",   "ipv6_address",   "priority",
+                                            "link_local_ips", "mac_address",    "driver_opts",
+                                            "gw_priority",    "interface_name", NULL};
   for (size_t i = 0; m && i + 1 < m->n; i += 2) {
     const struct berth_node *k = m->items[i], *v = m->items[i + 1];
     pathf(p, "%s.%s", path, k->value);
@@ -1103,6 +1120,10 @@ static const char *const service_unsupported[] = {
     "models",
     "provider",
     "use_api_socket",
+    "cpu_count",
+    "cpu_percent",
+    "cpu_rt_runtime",
+    "cpu_rt_period",
     NULL,
 };
 

@@ -111,6 +111,20 @@ const char *berth__suggest(const char *key, const char *const *keys) {
   return best_d <= limit ? best : NULL;
 }
 
+void berth__error_at_message(struct berth__reader *r, const char *file, const char *msg) {
+  /* "file:line:col: message" from a lower layer: the position becomes
+   * the diagnostic's, so every error reads the same way. */
+  int line = 0, col = 0, used = 0;
+  size_t fl = strlen(file);
+  if (!strncmp(msg, file, fl) && sscanf(msg + fl, ":%d:%d: %n", &line, &col, &used) == 2 &&
+      used > 0) {
+    struct berth_node at = {.file = file, .line = line, .col = col};
+    berth__error(r, &at, NULL, "%s", msg + fl + used);
+  } else {
+    berth__error(r, NULL, NULL, "%s", msg);
+  }
+}
+
 /* ---- units ---- */
 
 int berth_parse_cpu(const char *s, int64_t *ret) {
@@ -275,10 +289,13 @@ static char *dirname_of(const char *path) {
 
 /* ---- interpolation of every scalar value ---- */
 
-static void interpolate_tree(struct berth__reader *r, struct berth_node *n, bool is_key) {
+/* Interpolates every scalar value (not keys); path is where n sits, for
+ * the message of an error. */
+static void interpolate_tree(struct berth__reader *r, struct berth_node *n, char *path,
+                             size_t size) {
   if (!n)
     return;
-  if (n->type == BERTH_NODE_SCALAR && !is_key && strchr(n->value, '$')) {
+  if (n->type == BERTH_NODE_SCALAR && strchr(n->value, '$')) {
     char *out = NULL;
     int col = 0;
     berth_err err = NULL;
@@ -286,7 +303,20 @@ static void interpolate_tree(struct berth__reader *r, struct berth_node *n, bool
       struct berth_node at = *n;
       if (col > 0 && !n->quoted)
         at.col += col - 1;
-      berth__error(r, &at, NULL, "%s", berth_err_root_msg(err));
+      else if (col > 0 && n->quoted)
+        at.col += col; /* past the opening quote */
+      /* The position is the diagnostic's: drop the column inside the
+       * value from the message. */
+      char msg[1024];
+      snprintf(msg, sizeof(msg), "%s", berth_err_root_msg(err));
+      char *atcol = strstr(msg, " at column ");
+      if (atcol) {
+        char *end = atcol + 11;
+        while (*end >= '0' && *end <= '9')
+          end++;
+        memmove(atcol, end, strlen(end) + 1);
+      }
+      berth__error(r, &at, *path ? path : NULL, "%s", msg);
       berth_err_free(&err);
       return;
     }
@@ -297,8 +327,18 @@ static void interpolate_tree(struct berth__reader *r, struct berth_node *n, bool
       n->quoted = true;
     return;
   }
-  for (size_t i = 0; i < n->n; i++)
-    interpolate_tree(r, n->items[i], n->type == BERTH_NODE_MAP && i % 2 == 0);
+  size_t len = strlen(path);
+  for (size_t i = 0; i < n->n; i++) {
+    if (n->type == BERTH_NODE_MAP) {
+      if (i % 2 == 0)
+        continue; /* keys are not interpolated */
+      snprintf(path + len, size - len, "%s%s", len ? "." : "", n->items[i - 1]->value);
+    } else {
+      snprintf(path + len, size - len, "[%zu]", i);
+    }
+    interpolate_tree(r, n->items[i], path, size);
+    path[len] = '\0';
+  }
 }
 
 /* ---- normalisation before merging ---- */
@@ -451,6 +491,21 @@ static const char *volume_target(const struct berth_node *v, char *buf, size_t s
   return buf;
 }
 
+/* Where a secret or config lands: its target, else the default path of
+ * its source (/run/secrets/NAME, /NAME). */
+static const char *ref_target(const struct berth_node *v, const char *key, char *buf, size_t size) {
+  const char *dir = !strcmp(key, "secrets") ? "/run/secrets/" : "/";
+  const struct berth_node *t = v->type == BERTH_NODE_MAP ? berth_node_get(v, "target") : NULL;
+  const struct berth_node *src = v->type == BERTH_NODE_MAP ? berth_node_get(v, "source") : v;
+  if (t && t->type == BERTH_NODE_SCALAR)
+    snprintf(buf, size, "%s%s", t->value[0] == '/' ? "" : dir, t->value);
+  else if (src && src->type == BERTH_NODE_SCALAR)
+    snprintf(buf, size, "%s%s", dir, src->value);
+  else
+    return NULL;
+  return buf;
+}
+
 static bool same_scalar(const struct berth_node *a, const struct berth_node *b) {
   return a->type == BERTH_NODE_SCALAR && b->type == BERTH_NODE_SCALAR &&
          !strcmp(a->value, b->value);
@@ -462,6 +517,7 @@ static bool same_scalar(const struct berth_node *a, const struct berth_node *b) 
 static void append_items(struct berth__reader *r, const char *key, struct berth_node *bv,
                          struct berth_node *v) {
   bool by_target = !strcmp(key, "volumes");
+  bool by_ref = !strcmp(key, "secrets") || !strcmp(key, "configs");
   for (size_t j = 0; j < v->n; j++) {
     struct berth_node *it = v->items[j];
     long hit = -1;
@@ -469,6 +525,10 @@ static void append_items(struct berth__reader *r, const char *key, struct berth_
     for (size_t k = 0; k < bv->n && hit < 0; k++) {
       const char *t1 = by_target ? volume_target(bv->items[k], b1, sizeof(b1)) : NULL;
       const char *t2 = by_target ? volume_target(it, b2, sizeof(b2)) : NULL;
+      if (by_ref) {
+        t1 = ref_target(bv->items[k], key, b1, sizeof(b1));
+        t2 = ref_target(it, key, b2, sizeof(b2));
+      }
       if (same_scalar(bv->items[k], it) || (t1 && t2 && !strcmp(t1, t2)))
         hit = (long)k;
     }
@@ -489,6 +549,20 @@ static void merge_maps(struct berth__reader *r, struct berth_node *base, struct 
   for (size_t i = 0; i + 1 < over->n; i += 2) {
     struct berth_node *k = over->items[i], *v = over->items[i + 1];
     long bi = k->type == BERTH_NODE_SCALAR ? berth_node_index(base, k->value) : -1;
+    if (v->tag == BERTH_TAG_RESET) {
+      /* !reset: as if no earlier file had set it. */
+      if (bi >= 0)
+        berth_node_remove(base, k->value);
+      berth_node_free(k);
+      berth_node_free(v);
+      continue;
+    }
+    if (bi >= 0 && v->tag == BERTH_TAG_OVERRIDE) {
+      berth_node_free(base->items[bi + 1]);
+      base->items[bi + 1] = v;
+      berth_node_free(k);
+      continue;
+    }
     if (bi < 0) {
       if (berth_node_put(base, k, v) < 0) {
         r->oom = true;
@@ -851,7 +925,8 @@ static struct berth_node *load_file(struct berth__reader *r, const char *path, i
       root->file = name;
     return root;
   }
-  interpolate_tree(r, root, false);
+  char ipath[1024] = "";
+  interpolate_tree(r, root, ipath, sizeof(ipath));
   normalize_doc(r, root);
   _cleanup_free_ char *dir = dirname_of(name);
   if (!dir) {
@@ -955,14 +1030,8 @@ static void validate(struct berth__reader *r) {
       bool off = false;
       for (size_t k = 0; !known && k < r->off.n; k++)
         off |= !strcmp(r->off.v[k], dep->service);
-      if (off && !dep->required) {
-        /* An optional dependency on a service its profile left out. */
-        free(dep->service);
-        memmove(&s->deps[d], &s->deps[d + 1], (s->n_deps - d - 1) * sizeof(*s->deps));
-        s->n_deps--;
-        d--;
-        continue;
-      }
+      if (off && !dep->required)
+        continue; /* optional, and its profile is off: up skips it */
       if (off) {
         struct berth_node dat = pos_node(&dep->pos);
         snprintf(path, sizeof(path), "services.%s.depends_on.%s", s->name, dep->service);
@@ -998,15 +1067,17 @@ static void validate(struct berth__reader *r) {
      * work. The engine picks 0; ranges are compared by overlap. */
     for (size_t a = 0; a < s->n_ports; a++) {
       const struct berth_port *pa = &s->ports[a];
-      if (!pa->host_start)
-        continue;
+      if (!pa->host_start ||
+          (pa->host_end > pa->host_start && pa->container_end == pa->container_start))
+        continue; /* none, or the engine picks one port in a range */
       for (size_t j = 0; j <= i; j++) {
         const struct berth_service *o = &p->services[j];
         for (size_t b = 0; b < o->n_ports; b++) {
           const struct berth_port *pb = &o->ports[b];
           if (j == i && b >= a)
             break;
-          if (!pb->host_start || strcmp(pa->protocol, pb->protocol))
+          if (!pb->host_start || strcmp(pa->protocol, pb->protocol) ||
+              (pb->host_end > pb->host_start && pb->container_end == pb->container_start))
             continue;
           bool same_ip = !strcmp(pa->host_ip, pb->host_ip) || !strcmp(pa->host_ip, "0.0.0.0") ||
                          !strcmp(pb->host_ip, "0.0.0.0");
@@ -1057,11 +1128,30 @@ static void apply_profiles(struct berth__reader *r, const struct berth_load_opts
     for (size_t i = 0; i < p->n_services && !used; i++)
       for (size_t k = 0; k < p->services[i].profiles.n && !used; k++)
         used = !strcmp(p->services[i].profiles.v[k], want[w]);
-    if (!used)
-      berth__error(r, NULL, NULL,
-                   "the profile \"%s\" selects no service; profiles in use are "
-                   "those listed under the services' profiles:",
-                   want[w]);
+    if (!used) {
+      struct berth_buf known = BERTH_BUF_INIT(1 << 16);
+      for (size_t i = 0; i < p->n_services; i++)
+        for (size_t k = 0; k < p->services[i].profiles.n; k++) {
+          const char *pf = p->services[i].profiles.v[k];
+          bool dup = false;
+          for (size_t j = 0; j < i && !dup; j++)
+            for (size_t m = 0; m < p->services[j].profiles.n && !dup; m++)
+              dup = !strcmp(p->services[j].profiles.v[m], pf);
+          for (size_t m = 0; m < k && !dup; m++)
+            dup = !strcmp(p->services[i].profiles.v[m], pf);
+          if (!dup)
+            berth_buf_addf(&known, "%s%s", known.len ? ", " : "", pf);
+        }
+      if (known.len)
+        berth__error(r, NULL, NULL,
+                     "the profile \"%s\" selects no service; profiles in use are those listed "
+                     "under the services' profiles: %s",
+                     want[w], known.data);
+      else
+        berth__error(r, NULL, NULL,
+                     "the profile \"%s\" selects no service; no service has profiles", want[w]);
+      berth_buf_release(&known);
+    }
     char **v = realloc(p->active_profiles.v, (p->active_profiles.n + 1) * sizeof(*v));
     if (!v || !(v[p->active_profiles.n] = strdup(want[w]))) {
       if (v)
@@ -1199,7 +1289,7 @@ int berth_manifest_load(const struct berth_load_opts *o, struct berth_project **
     }
     berth_err e = NULL;
     if (berth_dotenv_load(envpath, true, berth_lookup_env_then_vars, NULL, &vars, &e) < 0) {
-      berth__error(&r, NULL, NULL, "%s", berth_err_root_msg(e));
+      berth__error_at_message(&r, envpath, berth_err_root_msg(e));
       berth_err_free(&e);
     }
   }
@@ -1223,20 +1313,7 @@ int berth_manifest_load(const struct berth_load_opts *o, struct berth_project **
     struct berth_node *doc = load_file(&r, path, 0, &e);
     if (!doc) {
       if (berth_err_code(e) == BERTH_E_INVALID || berth_err_code(e) == BERTH_E_TOO_BIG) {
-        /* "file:line:col: message": keep the position as the diagnostic's. */
-        const char *msg = berth_err_root_msg(e);
-        int line = 0, col = 0, used = 0;
-        size_t fl = strlen(path);
-        if (!strncmp(msg, path, fl) && sscanf(msg + fl, ":%d:%d: %n", &line, &col, &used) == 2 &&
-            used > 0) {
-          struct berth_node at = {.file = path, .line = line, .col = col};
-          for (size_t k = 0; k < p->files.n; k++)
-            if (!strcmp(p->files.v[k], path))
-              at.file = p->files.v[k];
-          berth__error(&r, &at, NULL, "%s", msg + fl + used);
-        } else {
-          berth__error(&r, NULL, NULL, "%s", msg);
-        }
+        berth__error_at_message(&r, path, berth_err_root_msg(e));
         berth_err_free(&e);
         continue;
       }

@@ -71,6 +71,7 @@ struct berth_node *berth_node_copy(const struct berth_node *n) {
   if (!c)
     return NULL;
   c->quoted = n->quoted;
+  c->tag = n->tag;
   for (size_t i = 0; i < n->n; i++) {
     struct berth_node *item = berth_node_copy(n->items[i]);
     if (!item || push(c, item) < 0) {
@@ -160,7 +161,8 @@ const char *berth_node_type_name(const struct berth_node *n) {
 struct builder {
   yaml_document_t *doc;
   const char *name;
-  size_t nodes; /* created so far, aliases expanded: bounded */
+  char path[1024]; /* "services.api.ports[1]": where the builder is */
+  size_t nodes;    /* created so far, aliases expanded: bounded */
   berth_err *err;
 };
 
@@ -213,7 +215,12 @@ static int build_map(struct builder *b, yaml_node_t *yn, int depth, struct berth
     struct berth_node *k = NULL, *v = NULL;
     if ((r = build(b, kn, depth + 1, &k)) < 0)
       break;
-    if ((r = build(b, vn, depth + 1, &v)) < 0) {
+    size_t plen = strlen(b->path);
+    if (k->type == BERTH_NODE_SCALAR)
+      snprintf(b->path + plen, sizeof(b->path) - plen, "%s%s", plen ? "." : "", k->value);
+    r = build(b, vn, depth + 1, &v);
+    b->path[plen] = '\0';
+    if (r < 0) {
       berth_node_free(k);
       break;
     }
@@ -234,8 +241,8 @@ static int build_map(struct builder *b, yaml_node_t *yn, int depth, struct berth
     }
     if (k->type == BERTH_NODE_SCALAR && berth_node_index(map, k->value) >= 0) {
       r = berth_err_set(b->err, BERTH_E_INVALID,
-                        "%s:%d:%d: the key \"%s\" appears twice in this mapping", b->name, k->line,
-                        k->col, k->value);
+                        "%s:%d:%d: %s%s%s: the key \"%s\" appears twice in this mapping", b->name,
+                        k->line, k->col, b->path, *b->path ? "." : "", k->value, k->value);
       berth_node_free(k);
       berth_node_free(v);
       break;
@@ -265,6 +272,10 @@ static int build(struct builder *b, yaml_node_t *yn, int depth, struct berth_nod
   n->file = b->name;
   n->line = (int)yn->start_mark.line + 1;
   n->col = (int)yn->start_mark.column + 1;
+  if (yn->tag && !strcmp((const char *)yn->tag, "!reset"))
+    n->tag = BERTH_TAG_RESET;
+  else if (yn->tag && !strcmp((const char *)yn->tag, "!override"))
+    n->tag = BERTH_TAG_OVERRIDE;
   int r = 0;
   switch (yn->type) {
   case YAML_SCALAR_NODE:
@@ -282,7 +293,10 @@ static int build(struct builder *b, yaml_node_t *yn, int depth, struct berth_nod
     for (yaml_node_item_t *i = yn->data.sequence.items.start;
          r >= 0 && i < yn->data.sequence.items.top; i++) {
       struct berth_node *item = NULL;
+      size_t plen = strlen(b->path);
+      snprintf(b->path + plen, sizeof(b->path) - plen, "[%zu]", n->n);
       r = build(b, yaml_document_get_node(b->doc, *i), depth + 1, &item);
+      b->path[plen] = '\0';
       if (r >= 0 && push(n, item) < 0) {
         berth_node_free(item);
         r = berth_err_set(b->err, BERTH_E_NOMEM, "out of memory");

@@ -26,9 +26,12 @@ static bool add_ports(cJSON *config, cJSON *host, const struct berth_docker_cont
     return false;
   for (size_t i = 0; i < s->n_ports; i++) {
     const struct berth_docker_port *p = &s->ports[i];
-    char key[32], hp[8];
+    char key[32], hp[16];
     snprintf(key, sizeof(key), "%u/%s", p->container_port, p->proto ? p->proto : "tcp");
-    snprintf(hp, sizeof(hp), "%u", p->host_port);
+    if (p->host_port_end > p->host_port)
+      snprintf(hp, sizeof(hp), "%u-%u", p->host_port, p->host_port_end);
+    else
+      snprintf(hp, sizeof(hp), "%u", p->host_port);
     if (!cJSON_GetObjectItemCaseSensitive(exposed, key) && !cJSON_AddObjectToObject(exposed, key))
       return false;
     cJSON *list = cJSON_GetObjectItemCaseSensitive(bindings, key);

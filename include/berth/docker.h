@@ -99,8 +99,9 @@ int berth_docker_image_build(struct berth_docker *d, const struct berth_docker_b
 
 /* ---- containers ---- */
 struct berth_docker_port {
-  const char *host_ip; /* NULL: 127.0.0.1 (berth binds loopback by default) */
-  uint16_t host_port;  /* 0: engine picks */
+  const char *host_ip;    /* NULL: 127.0.0.1 (berth binds loopback by default) */
+  uint16_t host_port;     /* 0: engine picks */
+  uint16_t host_port_end; /* > host_port: the engine picks one in the range */
   uint16_t container_port;
   const char *proto; /* "tcp" (default) or "udp" */
 };

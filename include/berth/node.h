@@ -24,6 +24,9 @@ struct berth_node {
   int line, col;    /* 1-based */
   char *value;      /* scalars (and "" for null) */
   bool quoted;      /* a quoted or block scalar: always a string */
+  /* Compose's merge tags: !reset drops what earlier files set, !override
+   * replaces instead of merging. Other tags are ignored. */
+  enum { BERTH_TAG_NONE, BERTH_TAG_RESET, BERTH_TAG_OVERRIDE } tag;
   /* SEQ: items[i]; MAP: items[2i] is a key, items[2i+1] its value */
   struct berth_node **items;
   size_t n;

@@ -1,0 +1,3 @@
+-- creates the services databases
+CREATE DATABASE hockeyhub_users;
+CREATE DATABASE hockeyhub_chat;
