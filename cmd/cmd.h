@@ -40,6 +40,7 @@ extern const struct berth_cmd berth_cmd_env;
 extern const struct berth_cmd berth_cmd_stop;
 extern const struct berth_cmd berth_cmd_start;
 extern const struct berth_cmd berth_cmd_restart;
+extern const struct berth_cmd berth_cmd_watch;
 
 /* Splits global flags out of argv (program name excluded). The remaining
  * arguments, in order, go to ret_rest (NULL-terminated, caller frees the

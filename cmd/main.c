@@ -9,9 +9,9 @@
 static const struct berth_cmd berth_cmd_help;
 
 static const struct berth_cmd *const commands[] = {
-    &berth_cmd_up,     &berth_cmd_down,    &berth_cmd_ps,    &berth_cmd_logs,    &berth_cmd_exec,
-    &berth_cmd_env,    &berth_cmd_stop,    &berth_cmd_start, &berth_cmd_restart, &berth_cmd_config,
-    &berth_cmd_doctor, &berth_cmd_version, &berth_cmd_help,
+    &berth_cmd_up,     &berth_cmd_down,   &berth_cmd_ps,      &berth_cmd_logs,    &berth_cmd_exec,
+    &berth_cmd_env,    &berth_cmd_stop,   &berth_cmd_start,   &berth_cmd_restart, &berth_cmd_watch,
+    &berth_cmd_config, &berth_cmd_doctor, &berth_cmd_version, &berth_cmd_help,
 };
 
 static const char global_flags[] =

@@ -39,6 +39,11 @@ typedef int (*berth_lifecycle_fn)(const struct berth_project *p, const struct be
 int berth_cmd_lifecycle(int argc, char **argv, const struct berth_globals *g,
                         const struct berth_cmd *self, berth_lifecycle_fn fn, bool is_down);
 
+/* Watches (attached) until Ctrl-C; returns the exit code. */
+int berth_cmd_watch_run(const struct berth_globals *g, const struct berth_project *p,
+                        struct berth_state *st, const char *const *services, size_t n_services,
+                        int quiet_ms);
+
 /* Parses "5m", "90s", "1h30m" into milliseconds; -1 when malformed. */
 int64_t berth_cmd_duration(const char *s);
 

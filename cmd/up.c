@@ -59,6 +59,7 @@ static int run(int argc, char **argv, const struct berth_globals *g) {
                                        {"detach", no_argument, NULL, 'd'},
                                        {NULL, 0, NULL, 0}};
   struct berth_engine_opts eo = {0};
+  bool watch = false;
   optind = 1;
   opterr = 0;
   int c;
@@ -81,6 +82,9 @@ static int run(int argc, char **argv, const struct berth_globals *g) {
       break;
     case 'o':
       eo.remove_orphans = true;
+      break;
+    case 'H':
+      watch = true;
       break;
     default:
       fprintf(stderr, "berth up: unknown flag %s\nusage: %s\n", argv[optind - 1],
@@ -133,6 +137,8 @@ static int run(int argc, char **argv, const struct berth_globals *g) {
                                                           status.v[i].ready_ms, &se) < 0)
         berth_err_free(&se);
     print_summary(p, &status, elapsed, g);
+    if (watch)
+      code = berth_cmd_watch_run(g, p, st, eo.services, eo.n_services, 0);
   }
   if (berth_state_run_end(st, run_id, code, &se) < 0)
     berth_err_free(&se);
@@ -145,7 +151,7 @@ static int run(int argc, char **argv, const struct berth_globals *g) {
 const struct berth_cmd berth_cmd_up = {
     .name = "up",
     .usage = "berth up [SERVICE...] [--timeout 5m] [--build] [--no-wait] [--remove-orphans] "
-             "[--json]",
+             "[--watch] [--json]",
     .summary = "Create and start the stack; return when every service answers",
     .help = "Converges the engine to the manifest: creates networks, volumes and containers,\n"
             "recreates only what changed, leaves the rest running. Each service starts the\n"
@@ -157,6 +163,7 @@ const struct berth_cmd berth_cmd_up = {
             "  --build            rebuild the images of services with build:\n"
             "  --no-wait          return once started (dependents still wait as declared)\n"
             "  --remove-orphans   remove containers of services no longer in the manifest\n"
+            "  --watch            then keep the services in step with the source (berth watch)\n"
             "  --wait, -d         accepted for Compose habits; berth always waits\n",
     .run = run,
 };

@@ -15,9 +15,10 @@
 
 struct berth_docker {
   char *socket_path;
-  char *endpoint; /* "unix://..." for messages */
-  char api[16];   /* negotiated, "" until then */
-  CURL *curl;     /* reused so the connection stays open between calls */
+  char *endpoint;      /* "unix://..." for messages */
+  char api[16];        /* negotiated, "" until then */
+  char engine_api[16]; /* the engine's, from its Api-Version header */
+  CURL *curl;          /* reused so the connection stays open between calls */
   char curl_error[CURL_ERROR_SIZE];
 };
 
