@@ -387,7 +387,10 @@ static void select_unit(struct berth__engine *e, size_t i) {
 static int finish_spec(struct berth__engine *e, struct berth__unit *u, berth_err *err) {
   char rep[16];
   snprintf(rep, sizeof(rep), "%d", u->replica);
-  if (asprintf(&u->container, "%s-%s-%d", e->p->name, u->name, u->replica) < 0)
+  if (u->svc && u->svc->container_name && u->svc->replicas <= 1) {
+    if (!(u->container = strdup(u->svc->container_name)))
+      return berth_err_set(err, BERTH_E_NOMEM, "out of memory");
+  } else if (asprintf(&u->container, "%s-%s-%d", e->p->name, u->name, u->replica) < 0)
     return berth_err_set(err, BERTH_E_NOMEM, "out of memory");
   berth__strv_add(e, &u->labels, BERTH_LABEL_PROJECT "=%s", e->p->name);
   berth__strv_add(e, &u->labels, BERTH_LABEL_SERVICE "=%s", u->name);
@@ -412,6 +415,11 @@ static int finish_spec(struct berth__engine *e, struct berth__unit *u, berth_err
   sp->aliases = u->networks.n ? (const char *const *)u->aliases[0].v : NULL;
   sp->init = s ? s->init != 0 : true;
   if (s) {
+    sp->extra_hosts = s->extra_hosts.n ? (const char *const *)s->extra_hosts.v : NULL;
+    sp->cap_add = s->cap_add.n ? (const char *const *)s->cap_add.v : NULL;
+    sp->cap_drop = s->cap_drop.n ? (const char *const *)s->cap_drop.v : NULL;
+    sp->tmpfs = s->tmpfs.n ? (const char *const *)s->tmpfs.v : NULL;
+    sp->expose = s->expose.n ? (const char *const *)s->expose.v : NULL;
     sp->hostname = s->hostname;
     sp->user = s->user;
     sp->working_dir = s->working_dir;

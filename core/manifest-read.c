@@ -52,10 +52,17 @@ static void *grow(struct berth__reader *r, void *vp, size_t *n, size_t sz) {
   return p + (*n)++ * sz;
 }
 
+/* Lists stay NULL-terminated, so they serve as argv as they are. */
 static void strv_push(struct berth__reader *r, struct berth_strv *sv, const char *s) {
-  char **slot = grow(r, &sv->v, &sv->n, sizeof(char *));
-  if (slot && !(*slot = xstrdup(r, s)))
-    sv->n--;
+  char **v = realloc(sv->v, (sv->n + 2) * sizeof(*v));
+  if (!v) {
+    r->oom = true;
+    return;
+  }
+  sv->v = v;
+  if (!(v[sv->n] = xstrdup(r, s)))
+    return;
+  v[++sv->n] = NULL;
 }
 
 static void kvv_set(struct berth__reader *r, struct berth_kvv *kv, const char *k, const char *v) {

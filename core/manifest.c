@@ -797,18 +797,13 @@ static void resolve_includes(struct berth__reader *r, struct berth_node *root, c
         if (strcmp(it->items[k]->value, "path"))
           berth__warn(r, it->items[k], where, "%s: not supported by berth yet; ignored",
                       it->items[k]->value);
-    /* path: [a.yaml, b.yaml] includes both (b overriding a). */
-    if (pathn && pathn->type == BERTH_NODE_SEQ && pathn->n > 1) {
-      for (size_t k = 1; k < pathn->n; k++) {
-        struct berth_node *extra = berth_node_copy(pathn->items[k]);
-        if (!extra || berth_node_append(inc, extra) < 0) {
-          berth_node_free(extra);
-          r->oom = true;
-        }
-      }
-    }
-    if (pathn && pathn->type == BERTH_NODE_SEQ)
+    /* path: [a.yaml, b.yaml]: b overrides a, as with -f, and the result
+     * is included as one file. */
+    struct berth_node *more = NULL;
+    if (pathn && pathn->type == BERTH_NODE_SEQ) {
+      more = pathn->n > 1 ? pathn : NULL;
       pathn = pathn->n ? pathn->items[0] : NULL;
+    }
     if (!pathn || pathn->type != BERTH_NODE_SCALAR) {
       berth__error(r, it, where, "expected a file path or {path: ...}");
       continue;
@@ -827,10 +822,27 @@ static void resolve_includes(struct berth__reader *r, struct berth_node *root, c
       continue;
     }
     rebase_doc(r, sub, fdir);
+    for (size_t k = 1; more && k < more->n; k++) {
+      if (more->items[k]->type != BERTH_NODE_SCALAR)
+        continue;
+      _cleanup_free_ char *opath = berth__abspath(dir, more->items[k]->value);
+      _cleanup_free_ char *odir = opath ? dirname_of(opath) : NULL;
+      berth_err oe = NULL;
+      struct berth_node *over = odir ? load_file(r, opath, depth + 1, &oe) : NULL;
+      if (!over) {
+        berth__error(r, more->items[k], where, "%s",
+                     oe ? berth_err_root_msg(oe) : "cannot read the file");
+        berth_err_free(&oe);
+        continue;
+      }
+      rebase_doc(r, over, odir);
+      merge_maps(r, sub, over, 0);
+      berth_node_free(over);
+    }
     /* An included file's services, networks, volumes, ... join the
      * project; the same name twice is an error (Compose). */
-    static const char *const sections[] = {"services", "networks", "volumes",
-                                           "secrets",  "configs",  NULL};
+    static const char *const sections[] = {"services", "infra",   "networks", "volumes",
+                                           "secrets",  "configs", NULL};
     for (const char *const *s = sections; *s; s++) {
       struct berth_node *from = berth_node_get(sub, *s);
       if (!from || from->type != BERTH_NODE_MAP)

@@ -124,6 +124,30 @@ int berth_docker_container_body(const struct berth_docker_container_spec *s, cJS
          (strcmp(s->restart, "on-failure") != 0 ||
           cJSON_AddNumberToObject(rp, "MaximumRetryCount", s->restart_max_retries));
   }
+  ok = ok && (!s->extra_hosts || add(host, "ExtraHosts", berth__string_array(s->extra_hosts)));
+  ok = ok && (!s->cap_add || add(host, "CapAdd", berth__string_array(s->cap_add)));
+  ok = ok && (!s->cap_drop || add(host, "CapDrop", berth__string_array(s->cap_drop)));
+  if (ok && s->tmpfs) {
+    cJSON *t = cJSON_AddObjectToObject(host, "Tmpfs");
+    for (const char *const *p = s->tmpfs; ok && t && *p; p++) {
+      const char *colon = strchr(*p, ':');
+      char *path = strndup(*p, colon ? (size_t)(colon - *p) : strlen(*p));
+      ok = path && cJSON_AddStringToObject(t, path, colon ? colon + 1 : "");
+      free(path);
+    }
+    ok = ok && t;
+  }
+  if (ok && s->expose) {
+    cJSON *exposed = cJSON_GetObjectItemCaseSensitive(b, "ExposedPorts");
+    if (!exposed)
+      exposed = cJSON_AddObjectToObject(b, "ExposedPorts");
+    for (const char *const *p = s->expose; ok && exposed && *p; p++) {
+      char key[48];
+      snprintf(key, sizeof(key), "%s%s", *p, strchr(*p, '/') ? "" : "/tcp");
+      ok = cJSON_GetObjectItemCaseSensitive(exposed, key) || cJSON_AddObjectToObject(exposed, key);
+    }
+    ok = ok && exposed;
+  }
   ok = ok && (!s->nano_cpus || cJSON_AddNumberToObject(host, "NanoCpus", (double)s->nano_cpus));
   ok = ok && (!s->memory || cJSON_AddNumberToObject(host, "Memory", (double)s->memory));
   if (!ok)

@@ -144,8 +144,13 @@ struct berth_docker_container_spec {
   bool open_stdin;
   const char *restart; /* "no", "always", "on-failure", "unless-stopped" */
   int restart_max_retries;
-  int64_t nano_cpus; /* 500m CPU = 500000000 */
-  int64_t memory;    /* bytes */
+  const char *const *extra_hosts; /* "host:ip" */
+  const char *const *cap_add;
+  const char *const *cap_drop;
+  const char *const *tmpfs;  /* "/path" or "/path:opts" */
+  const char *const *expose; /* "8080" or "8080/udp": exposed, not published */
+  int64_t nano_cpus;         /* 500m CPU = 500000000 */
+  int64_t memory;            /* bytes */
 };
 
 /* The JSON body of POST /containers/create. Pure: unit-tested. */

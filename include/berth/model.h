@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 struct berth_strv {
-  char **v;
+  char **v; /* NULL-terminated when n > 0 (usable as argv) */
   size_t n;
 };
 
@@ -26,7 +26,7 @@ struct berth_kvv {
 
 /* Where a model element came from, for messages of later stages. */
 struct berth_pos {
-  const char *file;
+  const char *file; /* not owned: points into the project's files list */
   int line, col;
 };
 
