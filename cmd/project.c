@@ -34,6 +34,19 @@ int berth_cmd_state(struct berth_state **ret) {
   return 0;
 }
 
+static void say_waiting(void *ud) {
+  fprintf(stderr, "berth: another berth is changing %s; waiting for it to finish\n",
+          (const char *)ud);
+}
+
+int berth_cmd_lock(struct berth_state *st, const char *project, int *ret_fd) {
+  berth_err err = NULL;
+  *ret_fd = -1;
+  if (berth_state_lock(st, project, say_waiting, (void *)project, ret_fd, &err) < 0)
+    return berth_report(&err, 1);
+  return 0;
+}
+
 /* ---- progress ---- */
 
 static const char *phase_word(enum berth_phase ph) {
@@ -160,6 +173,12 @@ int berth_cmd_lifecycle(int argc, char **argv, const struct berth_globals *g,
   if (!code)
     code = berth_cmd_state(&st);
   if (code) {
+    berth_project_free(p);
+    return code;
+  }
+  int lock_fd = -1;
+  if ((code = berth_cmd_lock(st, p->name, &lock_fd))) {
+    berth_state_close(st);
     berth_project_free(p);
     return code;
   }

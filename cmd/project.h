@@ -12,6 +12,10 @@
 int berth_cmd_load(const struct berth_globals *g, struct berth_project **ret);
 /* Opens the state; returns 0 or the exit code. */
 int berth_cmd_state(struct berth_state **ret);
+/* Takes the project's lock (waits, saying so, while another berth holds
+ * it); closing *ret_fd, or exiting, releases it. Returns 0 or the exit
+ * code. */
+int berth_cmd_lock(struct berth_state *st, const char *project, int *ret_fd);
 
 #define BERTH_PROGRESS_MAX 256
 

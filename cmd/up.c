@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cleanup.h"
 #include "project.h"
@@ -101,6 +102,12 @@ static int run(int argc, char **argv, const struct berth_globals *g) {
     berth_project_free(p);
     return code;
   }
+  int lock_fd = -1;
+  if ((code = berth_cmd_lock(st, p->name, &lock_fd))) {
+    berth_state_close(st);
+    berth_project_free(p);
+    return code;
+  }
   struct berth_progress pr;
   berth_progress_init(&pr, g);
   eo.services = (const char *const *)argv + optind;
@@ -137,11 +144,16 @@ static int run(int argc, char **argv, const struct berth_globals *g) {
                                                           status.v[i].ready_ms, &se) < 0)
         berth_err_free(&se);
     print_summary(p, &status, elapsed, g);
+    /* Watching may last all day: let other berths change the project. */
+    close(lock_fd);
+    lock_fd = -1;
     if (watch)
       code = berth_cmd_watch_run(g, p, st, eo.services, eo.n_services, 0);
   }
   if (berth_state_run_end(st, run_id, code, &se) < 0)
     berth_err_free(&se);
+  if (lock_fd >= 0)
+    close(lock_fd);
   berth_status_release(&status);
   berth_state_close(st);
   berth_project_free(p);

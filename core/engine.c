@@ -653,9 +653,12 @@ static int check_ports(struct berth__engine *e, struct berth_docker *d, berth_er
     if (!u->selected)
       continue;
     const cJSON *have = existing_container(e, u->container);
-    /* Our own container already holding its ports is no conflict. */
+    /* Our own container holding its ports, and staying as it is, is no
+     * conflict; one about to be recreated still is (its new ports are
+     * checked before the old container goes). */
     const char *st = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(have, "State"));
-    if (have && st && !strcmp(st, "running"))
+    const char *hash = label_of(have, BERTH_LABEL_HASH);
+    if (have && st && !strcmp(st, "running") && hash && !strcmp(hash, u->hash))
       continue;
     for (size_t k = 0; k < u->n_ports; k++) {
       const struct berth_docker_port *p = &u->ports[k];
@@ -678,6 +681,8 @@ static int check_ports(struct berth__engine *e, struct berth_docker *d, berth_er
       if (br == 0 || berr != EADDRINUSE)
         continue;
       _cleanup_free_ char *holder = container_on_port(d, p->host_port);
+      if (holder && !strcmp(holder, u->container))
+        continue; /* its own previous container: freed when it is recreated */
       char proc[300];
       if (!holder)
         port_holder(p->host_port, proc, sizeof(proc));
@@ -767,6 +772,40 @@ static int ensure_networks_volumes(struct berth__engine *e, struct berth_docker 
     berth_err e2 = NULL;
     if (berth_docker_network_inspect(d, name, &info, &e2) >= 0)
       continue;
+    if (strstr(berth_err_root_msg(e2), "matches found")) {
+      /* Two networks of one name (two ups raced before berth locked):
+       * keep the one in use, remove the empty duplicates of ours. */
+      berth_err_free(&e2);
+      _cleanup_json_ cJSON *all = NULL;
+      if (berth_docker_network_list(d, labels, &all, err) < 0)
+        return -1;
+      /* Keep the one containers use (else the first); drop empty others. */
+      const cJSON *nw;
+      _cleanup_free_ char *keep = NULL;
+      for (int pass = 0; pass < 2 && !keep; pass++)
+        cJSON_ArrayForEach (nw, all) {
+          const char *nm = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(nw, "Name"));
+          const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(nw, "Id"));
+          if (keep || !nm || !id || strcmp(nm, name))
+            continue;
+          _cleanup_json_ cJSON *ni = NULL;
+          berth_err ie = NULL;
+          bool used = berth_docker_network_inspect(d, id, &ni, &ie) >= 0 &&
+                      cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(ni, "Containers")) > 0;
+          berth_err_free(&ie);
+          if (used || pass == 1)
+            keep = strdup(id);
+        }
+      cJSON_ArrayForEach (nw, all) {
+        const char *nm = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(nw, "Name"));
+        const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(nw, "Id"));
+        berth_err ie = NULL;
+        if (nm && id && !strcmp(nm, name) && keep && strcmp(id, keep) &&
+            berth_docker_network_remove(d, id, &ie) < 0)
+          berth_err_free(&ie);
+      }
+      continue;
+    }
     if (berth_err_code(e2) != BERTH_E_NOT_FOUND) {
       *err = e2;
       return -berth_err_code(*err);

@@ -112,10 +112,9 @@ static int postgres_sql(struct berth__engine *e, const struct berth_infra *in, c
     }
     _cleanup_free_ char *lit = sql_literal(pw);
     berth_buf_addf(&b,
-                   "DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '%s') THEN "
-                   "CREATE ROLE \"%s\" LOGIN PASSWORD %s; ELSE ALTER ROLE \"%s\" LOGIN PASSWORD "
-                   "%s; END IF; END$$;\n",
-                   owner, owner, lit, owner, lit);
+                   "DO $$BEGIN CREATE ROLE \"%s\" LOGIN PASSWORD %s; EXCEPTION WHEN "
+                   "duplicate_object THEN ALTER ROLE \"%s\" LOGIN PASSWORD %s; END$$;\n",
+                   owner, lit, owner, lit);
     berth_buf_addf(&b,
                    "SELECT 'CREATE DATABASE \"%s\" OWNER \"%s\"' WHERE NOT EXISTS (SELECT FROM "
                    "pg_database WHERE datname = '%s')\\gexec\n",
@@ -161,8 +160,11 @@ static int rabbitmq_sh(struct berth__engine *e, const struct berth_infra *in, ch
                         in->name, in->vhosts.v[i]);
       break;
     }
+    /* Each step tolerates its object existing: a killed earlier up may
+     * still be provisioning in the container at the same time. */
     berth_buf_addf(&b,
-                   "rabbitmqctl -q list_vhosts | grep -qx '%s' || rabbitmqctl -q add_vhost '%s'\n"
+                   "rabbitmqctl -q add_vhost '%s' 2>/dev/null || rabbitmqctl -q list_vhosts | "
+                   "grep -qx '%s'\n"
                    "rabbitmqctl -q set_permissions -p '%s' berth '.*' '.*' '.*'\n",
                    in->vhosts.v[i], in->vhosts.v[i], in->vhosts.v[i]);
   }
@@ -178,9 +180,9 @@ static int rabbitmq_sh(struct berth__engine *e, const struct berth_infra *in, ch
       break;
     qpw = sh_quote(pw);
     berth_buf_addf(&b,
-                   "rabbitmqctl -q list_users | cut -f1 | grep -qx '%s' && rabbitmqctl -q "
-                   "change_password '%s' %s || rabbitmqctl -q add_user '%s' %s\n",
-                   u->name, u->name, qpw, u->name, qpw);
+                   "rabbitmqctl -q add_user '%s' %s 2>/dev/null || rabbitmqctl -q "
+                   "change_password '%s' %s\n",
+                   u->name, qpw, u->name, qpw);
     if (u->tags.n) {
       berth_buf_addf(&b, "rabbitmqctl -q set_user_tags '%s'", u->name);
       for (size_t t = 0; t < u->tags.n; t++)

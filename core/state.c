@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -527,6 +528,38 @@ int berth_state_forget_secrets(struct berth_state *st, const char *project, bert
   if (prepare(st, "DELETE FROM secrets WHERE project = ?1", &stmt, err) < 0 ||
       bind_text(st, stmt, 1, project, err) < 0 || step_done(st, stmt, err) < 0)
     return berth_err_wrap(err, "forgetting the secrets of project %s", project);
+  return 0;
+}
+
+/* ---- project locks ---- */
+
+int berth_state_lock(struct berth_state *st, const char *project, void (*waiting)(void *), void *ud,
+                     int *ret_fd, berth_err *err) {
+  const char *db = berth_state_path(st);
+  const char *slash = strrchr(db, '/');
+  _cleanup_free_ char *path = NULL;
+  if (asprintf(&path, "%.*s/%s.lock", slash ? (int)(slash - db) : 1, slash ? db : ".", project) < 0)
+    return berth_err_set(err, BERTH_E_NOMEM, "out of memory");
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return berth_err_errno(err, errno, "%s", path);
+  if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+    if (errno != EWOULDBLOCK) {
+      int e = errno;
+      close(fd);
+      return berth_err_errno(err, e, "locking %s", path);
+    }
+    if (waiting)
+      waiting(ud);
+    while (flock(fd, LOCK_EX) < 0) {
+      if (errno != EINTR) {
+        int e = errno;
+        close(fd);
+        return berth_err_errno(err, e, "locking %s", path);
+      }
+    }
+  }
+  *ret_fd = fd;
   return 0;
 }
 

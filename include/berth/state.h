@@ -33,6 +33,13 @@ int berth_state_secret(struct berth_state *st, const char *project, const char *
  * protect is gone). */
 int berth_state_forget_secrets(struct berth_state *st, const char *project, berth_err *err);
 
+/* Serializes berth commands that change a project (up, down, ...): an
+ * exclusive lock on a file beside the state, held until *ret_fd is
+ * closed (or the process ends). Waits; calls waiting(ud) once first when
+ * another berth holds it. */
+int berth_state_lock(struct berth_state *st, const char *project, void (*waiting)(void *), void *ud,
+                     int *ret_fd, berth_err *err);
+
 /* Marks: facts about engine objects berth must remember, such as
  * "provisioned:<container id>". berth_state_marked returns 1 or 0. */
 int berth_state_mark(struct berth_state *st, const char *project, const char *key, berth_err *err);
