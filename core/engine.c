@@ -1261,7 +1261,10 @@ static int status_from_engine(struct berth_docker *d, const char *project, const
     s->state = strdup(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "State")) ?: "?");
     s->ready_ms = -1;
     const cJSON *created = cJSON_GetObjectItemCaseSensitive(c, "Created");
-    s->started_at = cJSON_IsNumber(created) ? (int64_t)created->valuedouble : 0;
+    s->started_at = cJSON_IsNumber(created) && created->valuedouble > 0 &&
+                            created->valuedouble < 9.2e18
+                        ? (int64_t)created->valuedouble
+                        : 0;
     const char *kind = label_of(c, BERTH_LABEL_KIND);
     (void)kind;
     if (status && strstr(status, "(healthy)"))

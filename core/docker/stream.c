@@ -114,9 +114,13 @@ int berth__demux_finish(struct berth__demux *m, berth_err *err) {
   return 0;
 }
 
+/* A JSON number as int64, 0 when absent or out of range (a converted
+ * out-of-range double is undefined behaviour). */
 static int64_t number(const cJSON *o, const char *key) {
   const cJSON *n = cJSON_GetObjectItemCaseSensitive(o, key);
-  return cJSON_IsNumber(n) ? (int64_t)n->valuedouble : 0;
+  if (!cJSON_IsNumber(n) || !(n->valuedouble >= -9.2e18 && n->valuedouble <= 9.2e18))
+    return 0;
+  return (int64_t)n->valuedouble;
 }
 
 int berth__progress_parse(const cJSON *msg, struct berth_docker_progress *p, berth_err *err) {
