@@ -11,15 +11,11 @@ static int run(int argc, char **argv, const struct berth_globals *g) {
     fprintf(stderr, "usage: %s\n", berth_cmd_env.usage);
     return 2;
   }
-  struct berth_project *p = NULL;
-  struct berth_state *st = NULL;
-  int code = berth_cmd_load(g, &p);
-  if (!code)
-    code = berth_cmd_state(&st);
-  if (code) {
-    berth_project_free(p);
+  struct berth_project *p;
+  struct berth_state *st;
+  int code = berth_cmd_open(g, &p, &st, NULL);
+  if (code)
     return code;
-  }
   struct berth_kvv vars = {0};
   berth_err err = NULL;
   if (berth_engine_env(p, argc == 2 ? argv[1] : NULL, st, &vars, &err) < 0) {
@@ -41,8 +37,7 @@ static int run(int argc, char **argv, const struct berth_globals *g) {
     free(vars.v[i].value);
   }
   free(vars.v);
-  berth_state_close(st);
-  berth_project_free(p);
+  berth_cmd_close(&p, &st, NULL);
   return code;
 }
 

@@ -34,6 +34,31 @@ int berth_cmd_state(struct berth_state **ret) {
   return 0;
 }
 
+int berth_cmd_open(const struct berth_globals *g, struct berth_project **ret_p,
+                   struct berth_state **ret_st, int *ret_lock) {
+  *ret_p = NULL;
+  *ret_st = NULL;
+  if (ret_lock)
+    *ret_lock = -1;
+  int code = berth_cmd_load(g, ret_p);
+  if (!code)
+    code = berth_cmd_state(ret_st);
+  if (!code && ret_lock)
+    code = berth_cmd_lock(*ret_st, (*ret_p)->name, ret_lock);
+  if (code)
+    berth_cmd_close(ret_p, ret_st, ret_lock);
+  return code;
+}
+
+void berth_cmd_close(struct berth_project **p, struct berth_state **st, int *lock) {
+  if (lock && *lock >= 0) {
+    close(*lock);
+    *lock = -1;
+  }
+  *st = berth_state_close(*st);
+  *p = berth_project_free(*p);
+}
+
 static void say_waiting(void *ud) {
   fprintf(stderr, "berth: another berth is changing %s; waiting for it to finish\n",
           (const char *)ud);
@@ -167,21 +192,12 @@ int berth_cmd_lifecycle(int argc, char **argv, const struct berth_globals *g,
             self->usage);
     return 2;
   }
-  struct berth_project *p = NULL;
-  struct berth_state *st = NULL;
-  int code = berth_cmd_load(g, &p);
-  if (!code)
-    code = berth_cmd_state(&st);
-  if (code) {
-    berth_project_free(p);
+  struct berth_project *p;
+  struct berth_state *st;
+  int lock_fd;
+  int code = berth_cmd_open(g, &p, &st, &lock_fd);
+  if (code)
     return code;
-  }
-  int lock_fd = -1;
-  if ((code = berth_cmd_lock(st, p->name, &lock_fd))) {
-    berth_state_close(st);
-    berth_project_free(p);
-    return code;
-  }
   struct berth_progress pr;
   berth_progress_init(&pr, g);
   eo.services = (const char *const *)argv + optind;
@@ -204,7 +220,6 @@ int berth_cmd_lifecycle(int argc, char **argv, const struct berth_globals *g,
   berth_err err = NULL;
   if (fn(p, &eo, &err) < 0)
     code = berth_report(&err, 1);
-  berth_state_close(st);
-  berth_project_free(p);
+  berth_cmd_close(&p, &st, &lock_fd);
   return code;
 }

@@ -12,6 +12,13 @@
 int berth_cmd_load(const struct berth_globals *g, struct berth_project **ret);
 /* Opens the state; returns 0 or the exit code. */
 int berth_cmd_state(struct berth_state **ret);
+/* Loads the manifest, opens the state and, when ret_lock is non-NULL,
+ * takes the project's lock. Returns 0 or the exit code (all closed). */
+int berth_cmd_open(const struct berth_globals *g, struct berth_project **ret_p,
+                   struct berth_state **ret_st, int *ret_lock);
+/* Releases what berth_cmd_open gave; accepts what failed to open. */
+void berth_cmd_close(struct berth_project **p, struct berth_state **st, int *lock);
+
 /* Takes the project's lock (waits, saying so, while another berth holds
  * it); closing *ret_fd, or exiting, releases it. Returns 0 or the exit
  * code. */

@@ -93,21 +93,12 @@ static int run(int argc, char **argv, const struct berth_globals *g) {
       return 2;
     }
   }
-  struct berth_project *p = NULL;
-  struct berth_state *st = NULL;
-  int code = berth_cmd_load(g, &p);
-  if (!code)
-    code = berth_cmd_state(&st);
-  if (code) {
-    berth_project_free(p);
+  struct berth_project *p;
+  struct berth_state *st;
+  int lock_fd;
+  int code = berth_cmd_open(g, &p, &st, &lock_fd);
+  if (code)
     return code;
-  }
-  int lock_fd = -1;
-  if ((code = berth_cmd_lock(st, p->name, &lock_fd))) {
-    berth_state_close(st);
-    berth_project_free(p);
-    return code;
-  }
   struct berth_progress pr;
   berth_progress_init(&pr, g);
   eo.services = (const char *const *)argv + optind;
@@ -152,11 +143,8 @@ static int run(int argc, char **argv, const struct berth_globals *g) {
   }
   if (berth_state_run_end(st, run_id, code, &se) < 0)
     berth_err_free(&se);
-  if (lock_fd >= 0)
-    close(lock_fd);
   berth_status_release(&status);
-  berth_state_close(st);
-  berth_project_free(p);
+  berth_cmd_close(&p, &st, &lock_fd);
   return code;
 }
 

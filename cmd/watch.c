@@ -186,16 +186,13 @@ static int run(int argc, char **argv, const struct berth_globals *g) {
       return 2;
     }
   }
-  struct berth_project *p = NULL;
-  struct berth_state *st = NULL;
-  int code = berth_cmd_load(g, &p);
-  if (!code)
-    code = berth_cmd_state(&st);
+  struct berth_project *p;
+  struct berth_state *st;
+  int code = berth_cmd_open(g, &p, &st, NULL);
   if (!code)
     code = berth_cmd_watch_run(g, p, st, (const char *const *)argv + optind,
                                (size_t)(argc - optind), quiet);
-  berth_state_close(st);
-  berth_project_free(p);
+  berth_cmd_close(&p, &st, NULL);
   return code;
 }
 
