@@ -79,7 +79,7 @@ static int run(int argc, char **argv, const struct berth_globals *g) {
   optind = 1;
   opterr = 0;
   int c;
-  while ((c = getopt_long(argc, argv, "+ftn:", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "ftn:", opts, NULL)) != -1) {
     switch (c) {
     case 'f':
       lo.follow = true;

@@ -171,7 +171,7 @@ int berth_cmd_lifecycle(int argc, char **argv, const struct berth_globals *g,
   optind = 1;
   opterr = 0;
   int c;
-  while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
     if (c == 'V' && is_down) {
       eo.volumes = true;
     } else if (c == 'o' && is_down) {

@@ -52,19 +52,17 @@ static void print_summary(const struct berth_project *p, const struct berth_stat
 }
 
 static int run(int argc, char **argv, const struct berth_globals *g) {
-  static const struct option opts[] = {{"wait", no_argument, NULL, 'w'},
-                                       {"no-wait", no_argument, NULL, 'W'},
-                                       {"timeout", required_argument, NULL, 't'},
-                                       {"build", no_argument, NULL, 'b'},
-                                       {"remove-orphans", no_argument, NULL, 'o'},
-                                       {"detach", no_argument, NULL, 'd'},
-                                       {NULL, 0, NULL, 0}};
+  static const struct option opts[] = {
+      {"wait", no_argument, NULL, 'w'},           {"no-wait", no_argument, NULL, 'W'},
+      {"timeout", required_argument, NULL, 't'},  {"build", no_argument, NULL, 'b'},
+      {"remove-orphans", no_argument, NULL, 'o'}, {"detach", no_argument, NULL, 'd'},
+      {"watch", no_argument, NULL, 'H'},          {NULL, 0, NULL, 0}};
   struct berth_engine_opts eo = {0};
   bool watch = false;
   optind = 1;
   opterr = 0;
   int c;
-  while ((c = getopt_long(argc, argv, "+d", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "d", opts, NULL)) != -1) {
     switch (c) {
     case 'w':
     case 'd':

@@ -177,9 +177,11 @@ static int run(int argc, char **argv, const struct berth_globals *g) {
   optind = 1;
   opterr = 0;
   int c;
-  while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
-    if (c == 'q' && atoi(optarg) > 0) {
-      quiet = atoi(optarg);
+  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    char *end = NULL;
+    long v = c == 'q' ? strtol(optarg, &end, 10) : 0;
+    if (c == 'q' && end && !*end && v > 0 && v <= 60000) {
+      quiet = (int)v;
     } else {
       fprintf(stderr, "berth watch: bad flag %s\nusage: %s\n", argv[optind - 1],
               berth_cmd_watch.usage);
@@ -189,6 +191,18 @@ static int run(int argc, char **argv, const struct berth_globals *g) {
   struct berth_project *p;
   struct berth_state *st;
   int code = berth_cmd_open(g, &p, &st, NULL);
+  for (int k = optind; !code && k < argc; k++) {
+    const struct berth_service *s = berth_project_service(p, argv[k]);
+    if (!s || !s->n_watch) {
+      fprintf(stderr, "berth watch: %s %s; services with watch rules: ", argv[k],
+              s ? "has no watch rules" : "is not a service of this project");
+      for (size_t i = 0, n = 0; i < p->n_services; i++)
+        if (p->services[i].n_watch)
+          fprintf(stderr, "%s%s", n++ ? ", " : "", p->services[i].name);
+      fputc('\n', stderr);
+      code = 2;
+    }
+  }
   if (!code)
     code = berth_cmd_watch_run(g, p, st, (const char *const *)argv + optind,
                                (size_t)(argc - optind), quiet);

@@ -31,6 +31,7 @@ struct berth__unit {
   struct berth_docker_healthcheck hc;
   struct berth_docker_container_spec spec;
   char hash[24];
+  char *body; /* the create body as JSON text, hashed with the image id */
   /* readiness */
   enum berth__probe probe;
   struct berth_probe_target target;

@@ -138,6 +138,7 @@ static void unit_free(struct berth__unit *u) {
   free(u->conds);
   free(u->id);
   free(u->why);
+  free(u->body);
 }
 
 static void engine_release(struct berth__engine *e) {
@@ -453,12 +454,30 @@ static int finish_spec(struct berth__engine *e, struct berth__unit *u, berth_err
     return berth_err_set(err, BERTH_E_NOMEM, "out of memory");
   if (u->provision_sh && !cJSON_AddStringToObject(body, "x-berth-sh", u->provision_sh))
     return berth_err_set(err, BERTH_E_NOMEM, "out of memory");
-  _cleanup_free_ char *text = cJSON_PrintUnformatted(body);
-  if (!text)
+  if (!(u->body = cJSON_PrintUnformatted(body)))
     return berth_err_set(err, BERTH_E_NOMEM, "out of memory");
-  hash_text(text, u->hash);
-  berth__strv_add(e, &u->labels, BERTH_LABEL_HASH "=%s", u->hash);
-  sp->labels = (const char *const *)u->labels.v;
+  return e->oom ? berth_err_set(err, BERTH_E_NOMEM, "out of memory") : 0;
+}
+
+/* The config hash, once the images are there: it covers the create body
+ * and the image's id, so a rebuilt image under the same tag recreates the
+ * container. */
+static int seal(struct berth__engine *e, struct berth_docker *d, berth_err *err) {
+  for (size_t i = 0; i < e->n; i++) {
+    struct berth__unit *u = &e->u[i];
+    if (!u->selected)
+      continue;
+    _cleanup_json_ cJSON *img = NULL;
+    if (berth_docker_image_inspect(d, u->image, &img, err) < 0)
+      return berth_err_wrap(err, "%s", u->name);
+    const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(img, "Id"));
+    _cleanup_free_ char *text = NULL;
+    if (asprintf(&text, "%s\n%s", u->body, id ? id : "") < 0)
+      return berth_err_set(err, BERTH_E_NOMEM, "out of memory");
+    hash_text(text, u->hash);
+    berth__strv_add(e, &u->labels, BERTH_LABEL_HASH "=%s", u->hash);
+    u->spec.labels = (const char *const *)u->labels.v;
+  }
   return e->oom ? berth_err_set(err, BERTH_E_NOMEM, "out of memory") : 0;
 }
 
@@ -1261,10 +1280,10 @@ static int status_from_engine(struct berth_docker *d, const char *project, const
     s->state = strdup(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "State")) ?: "?");
     s->ready_ms = -1;
     const cJSON *created = cJSON_GetObjectItemCaseSensitive(c, "Created");
-    s->started_at = cJSON_IsNumber(created) && created->valuedouble > 0 &&
-                            created->valuedouble < 9.2e18
-                        ? (int64_t)created->valuedouble
-                        : 0;
+    s->started_at =
+        cJSON_IsNumber(created) && created->valuedouble > 0 && created->valuedouble < 9.2e18
+            ? (int64_t)created->valuedouble
+            : 0;
     const char *kind = label_of(c, BERTH_LABEL_KIND);
     (void)kind;
     if (status && strstr(status, "(healthy)"))
@@ -1384,9 +1403,11 @@ int berth_engine_up(const struct berth_project *p, const struct berth_engine_opt
   if (r >= 0)
     r = remove_orphans(&e, d, err);
   if (r >= 0)
-    r = check_ports(&e, d, err);
-  if (r >= 0)
     r = ensure_images(&e, d, err);
+  if (r >= 0)
+    r = seal(&e, d, err);
+  if (r >= 0)
+    r = check_ports(&e, d, err);
   if (r >= 0)
     r = ensure_networks_volumes(&e, d, err);
   if (r < 0)

@@ -37,8 +37,8 @@ struct dirwatch {
  * the FNV-1a hash of the content. Open addressing. */
 struct entry {
   char *rel;
-  uint64_t hash;
-  bool synced; /* sent to the container at least once: resent to a new one */
+  uint64_t hash; /* content and mode: a chmod +x is a change too */
+  bool synced;   /* sent to the container at least once: resent to a new one */
 };
 
 struct rule {
@@ -55,6 +55,13 @@ struct rule {
   size_t n_pending;
   uv_timer_t timer;
   char *container; /* id the last batch went to */
+  char *only;      /* the rule's path is a file: its name in root */
+  /* What a failed action did not deliver, sent with the next batch, and
+   * what was deleted since watching began (replayed on a new container). */
+  char **retry;
+  size_t n_retry;
+  char **gone;
+  size_t n_gone;
 };
 
 struct session {
@@ -164,7 +171,10 @@ static int hash_file(const char *path, uint64_t *ret) {
   int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0)
     return -errno;
+  struct stat st;
   uint64_t h = 1469598103934665603ull;
+  if (fstat(fd, &st) == 0)
+    h = (h ^ (uint64_t)(st.st_mode & 07777)) * 1099511628211ull;
   char buf[65536];
   ssize_t n;
   while ((n = read(fd, buf, sizeof(buf))) > 0)
@@ -186,6 +196,8 @@ static const char *rel_of(const struct rule *r, const char *abs) {
 static bool ignored(const struct rule *r, const char *rel) {
   if (!*rel)
     return false;
+  if (r->only)
+    return strcmp(rel, r->only) != 0;
   if (berth_watch_is_temp(rel) || !strcmp(rel, ".git") || !strncmp(rel, ".git/", 5) ||
       strstr(rel, "/.git/"))
     return true;
@@ -196,6 +208,8 @@ static bool ignored(const struct rule *r, const char *rel) {
 
 static void on_fs_event(uv_fs_event_t *h, const char *filename, int events, int status);
 static void on_quiet(uv_timer_t *t);
+static int current_container(struct rule *r, char **ret, berth_err *err);
+static void run_batch(struct rule *r);
 
 static void close_dir_cb(uv_handle_t *h) {
   struct dirwatch *dw = h->data;
@@ -272,18 +286,33 @@ static void watch_tree(struct rule *r, const char *dir, bool initial) {
     closedir(d);
 }
 
-static void unwatch_below(struct rule *r, const char *dir) {
+static bool unwatch_below(struct rule *r, const char *dir) {
   size_t n = strlen(dir), keep = 0;
+  bool any = false;
   for (size_t i = 0; i < r->n_dirs; i++) {
     struct dirwatch *dw = r->dirs[i];
     if (!strncmp(dw->path, dir, n) && (dw->path[n] == '/' || !dw->path[n])) {
       uv_fs_event_stop(&dw->h);
       uv_close((uv_handle_t *)&dw->h, close_dir_cb);
+      any = true;
     } else {
       r->dirs[keep++] = dw;
     }
   }
   r->n_dirs = keep;
+  return any;
+}
+
+static void list_add(char ***v, size_t *n, const char *s) {
+  for (size_t i = 0; i < *n; i++)
+    if (!strcmp((*v)[i], s))
+      return;
+  char **p = realloc(*v, (*n + 1) * sizeof(*p));
+  if (!p)
+    return;
+  *v = p;
+  if ((p[*n] = strdup(s)))
+    (*n)++;
 }
 
 static void on_fs_event(uv_fs_event_t *h, const char *filename, int events, int status) {
@@ -301,8 +330,8 @@ static void on_fs_event(uv_fs_event_t *h, const char *filename, int events, int 
   if (lstat(abs, &st) == 0 && S_ISDIR(st.st_mode)) {
     watch_tree(r, abs, false); /* new (or moved-in) directory: its files are changes */
   } else {
-    if (lstat(abs, &st) < 0)
-      unwatch_below(r, abs); /* a directory that went away */
+    if (lstat(abs, &st) < 0 && unwatch_below(r, abs) && rel_of(r, abs))
+      list_add(&r->gone, &r->n_gone, rel_of(r, abs)); /* a directory went away */
     add_pending(r, abs);
   }
   /* The quiet period restarts with every event of a burst. */
@@ -432,7 +461,8 @@ static int sync_direct(struct rule *r, const char *id, char **files, size_t n_fi
     bool del = i >= n_files;
     const char *rel = del ? deleted[i - n_files] : files[i];
     _cleanup_free_ char *dest = NULL, *abs = NULL;
-    if (asprintf(&dest, "%s/%s", r->w->target, rel) < 0 ||
+    if ((r->only ? asprintf(&dest, "%s", r->w->target)
+                 : asprintf(&dest, "%s/%s", r->w->target, rel)) < 0 ||
         asprintf(&abs, "%s/%s", r->root, rel) < 0)
       return -1;
     char *slash = strrchr(dest, '/');
@@ -442,7 +472,9 @@ static int sync_direct(struct rule *r, const char *id, char **files, size_t n_fi
       return -1;
     int rc;
     if (del) {
-      rc = unlinkat(dir, slash + 1, 0) < 0 && errno != ENOENT ? -1 : 0;
+      rc = 0;
+      if (unlinkat(dir, slash + 1, 0) < 0 && errno != ENOENT)
+        rc = errno == EISDIR && unlinkat(dir, slash + 1, AT_REMOVEDIR) == 0 ? 0 : -1;
     } else {
       struct stat st;
       rc = lstat(abs, &st) == 0 && S_ISREG(st.st_mode) ? copy_into(dir, slash + 1, abs) : -1;
@@ -472,7 +504,8 @@ static int sync_files(struct rule *r, const char *id, char **files, size_t n_fil
        * directories on the way, no mkdir round trip. */
       _cleanup_free_ char *abs = NULL, *name = NULL;
       if (asprintf(&abs, "%s/%s", r->root, files[i]) < 0 ||
-          asprintf(&name, "%s/%s", target + (target[0] == '/'), files[i]) < 0)
+          (r->only ? asprintf(&name, "%s", target + (target[0] == '/'))
+                   : asprintf(&name, "%s/%s", target + (target[0] == '/'), files[i])) < 0)
         rc = berth_err_set(err, BERTH_E_NOMEM, "out of memory");
       else
         rc = berth_tar_add_path(t, abs, name, err);
@@ -515,6 +548,11 @@ static int sync_files(struct rule *r, const char *id, char **files, size_t n_fil
   return 0;
 }
 
+static int deeper_first(const void *a, const void *b) {
+  size_t la = strlen(*(char *const *)a), lb = strlen(*(char *const *)b);
+  return la < lb ? 1 : la > lb ? -1 : 0;
+}
+
 static void free_list(char **v, size_t n) {
   for (size_t i = 0; i < n; i++)
     free(v[i]);
@@ -545,6 +583,8 @@ static void run_batch(struct rule *r) {
       } else {
         /* A directory that went away: remove what was below it too. */
         bool any = false;
+        for (size_t g = 0; g < r->n_gone && !any; g++)
+          any = !strcmp(r->gone[g], rel);
         size_t rl = strlen(rel);
         for (size_t k = 0; k < r->tab_cap; k++)
           if (r->tab[k].rel && !strncmp(r->tab[k].rel, rel, rl) && r->tab[k].rel[rl] == '/') {
@@ -573,6 +613,35 @@ static void run_batch(struct rule *r) {
     files[n_files++] = strdup(rel);
   }
   free_list(pending, n_pending);
+  /* What an earlier action could not deliver goes with this one. */
+  for (size_t k = 0; files && deleted && k < r->n_retry; k++) {
+    const char *rel = r->retry[k];
+    bool dup = false;
+    for (size_t f = 0; f < n_files && !dup; f++)
+      dup = !strcmp(files[f], rel);
+    for (size_t f = 0; f < n_deleted && !dup; f++)
+      dup = !strcmp(deleted[f], rel);
+    if (dup)
+      continue;
+    char **grown = lookup(r, rel, false) ? realloc(files, (n_files + 2) * sizeof(char *))
+                                         : realloc(deleted, (n_deleted + 2) * sizeof(char *));
+    if (!grown)
+      continue;
+    if (lookup(r, rel, false)) {
+      files = grown;
+      files[n_files++] = strdup(rel);
+    } else {
+      deleted = grown;
+      deleted[n_deleted++] = strdup(rel);
+    }
+  }
+  free_list(r->retry, r->n_retry);
+  r->retry = NULL;
+  r->n_retry = 0;
+  for (size_t f = 0; deleted && f < n_deleted; f++)
+    list_add(&r->gone, &r->n_gone, deleted[f]);
+  if (deleted && n_deleted > 1)
+    qsort(deleted, n_deleted, sizeof(*deleted), deeper_first);
   if (!n_files && !n_deleted) {
     free(files);
     free(deleted);
@@ -610,6 +679,19 @@ static void run_batch(struct rule *r) {
             files[n_files++] = strdup(r->tab[k].rel);
           }
         }
+    /* ...and what was deleted since watching began, as the image may
+     * have it. */
+    if (r->container && r->w->target)
+      for (size_t g = 0; g < r->n_gone; g++) {
+        bool have = lookup(r, r->gone[g], false) != NULL;
+        for (size_t f = 0; f < n_deleted && !have; f++)
+          have = !strcmp(deleted[f], r->gone[g]);
+        char **nd = have ? deleted : realloc(deleted, (n_deleted + 2) * sizeof(char *));
+        if (nd && !have) {
+          deleted = nd;
+          deleted[n_deleted++] = strdup(r->gone[g]);
+        }
+      }
     free(r->container);
     r->container = strdup(id);
   }
@@ -646,13 +728,12 @@ done:
     _cleanup_free_ char *msg = berth_err_string(err);
     /* Nothing is half-applied silently: say what did not reach the
      * container; it is sent again with the next change. */
-    for (size_t f = 0; f < n_files; f++) {
-      struct entry *e = lookup(r, files[f], false);
-      if (e)
-        e->hash ^= 1; /* differs from the file now: the next save resends it */
-    }
-    snprintf(detail, sizeof(detail), "%zu change%s not applied: %s", n_files + n_deleted,
-             n_files + n_deleted == 1 ? "" : "s", msg ? msg : "error");
+    for (size_t f = 0; f < n_files; f++)
+      list_add(&r->retry, &r->n_retry, files[f]);
+    for (size_t f = 0; f < n_deleted; f++)
+      list_add(&r->retry, &r->n_retry, deleted[f]);
+    snprintf(detail, sizeof(detail), "%zu change%s not applied yet (retried): %s",
+             n_files + n_deleted, n_files + n_deleted == 1 ? "" : "s", msg ? msg : "error");
     emit(r, BERTH_WATCH_EV_ERROR, n_files, n_deleted, now_ms() - t0, detail);
     berth_err_free(&err);
   }
@@ -672,6 +753,23 @@ static void on_tick(uv_timer_t *t) {
   struct session *s = t->data;
   if (s->o->stop && *s->o->stop)
     uv_stop(&s->loop);
+  /* Changes an action could not deliver (container stopped or gone) are
+   * retried once a second until it runs again. */
+  static int ticks;
+  if (++ticks % 10)
+    return;
+  for (size_t i = 0; i < s->n_rules; i++) {
+    struct rule *r = &s->rules[i];
+    if (!r->n_retry)
+      continue;
+    _cleanup_free_ char *id = NULL;
+    berth_err err = NULL;
+    if (current_container(r, &id, &err) < 0) {
+      berth_err_free(&err);
+      continue;
+    }
+    run_batch(r);
+  }
 }
 
 static void close_cb(uv_handle_t *h) {}
@@ -681,23 +779,72 @@ static void walk_close(uv_handle_t *h, void *arg) {
     uv_close(h, h->type == UV_FS_EVENT ? close_dir_cb : close_cb);
 }
 
+/* Adds the rules of an ignore file that lives in base to the rule's
+ * matcher, which matches paths relative to the rule's root. git: the
+ * .gitignore reading (a name without a slash matches at any depth, a
+ * leading slash anchors); else .dockerignore's (anchored to base). */
+static int add_ignore_file(struct rule *r, const char *file, const char *base, bool git,
+                           berth_err *err) {
+  size_t bl = strlen(base);
+  if (strncmp(r->root, base, bl) || (r->root[bl] && r->root[bl] != '/'))
+    return 0; /* the rule is not below that file's directory */
+  const char *prefix = r->root[bl] ? r->root + bl + 1 : "";
+  size_t pl = strlen(prefix);
+  _cleanup_fclose_ FILE *f = fopen(file, "re");
+  if (!f)
+    return errno == ENOENT || errno == ENOTDIR ? 0 : berth_err_errno(err, errno, "%s", file);
+  _cleanup_free_ char *line = NULL;
+  size_t cap = 0;
+  ssize_t n;
+  while ((n = getline(&line, &cap, f)) >= 0) {
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' '))
+      line[--n] = '\0';
+    char *pat = line;
+    if (!*pat || *pat == '#')
+      continue;
+    bool neg = *pat == '!';
+    if (neg)
+      pat++;
+    size_t len = strlen(pat);
+    while (len > 1 && pat[len - 1] == '/')
+      pat[--len] = '\0';
+    char buf[4096];
+    if (git) {
+      bool anchored = strchr(pat, '/') != NULL;
+      while (*pat == '/')
+        pat++;
+      snprintf(buf, sizeof(buf), "%s%s", anchored ? "" : "**/", pat);
+    } else {
+      snprintf(buf, sizeof(buf), "%s", pat[0] == '/' ? pat + 1 : pat);
+    }
+    const char *rel = buf;
+    if (pl && strncmp(buf, "**/", 3)) {
+      if (strncmp(buf, prefix, pl) || buf[pl] != '/')
+        continue; /* about a place outside the rule's root */
+      rel = buf + pl + 1;
+    }
+    char rule_line[4200];
+    snprintf(rule_line, sizeof(rule_line), "%s%s", neg ? "!" : "", rel);
+    int rc = berth_ignore_add(r->ign, rule_line, err);
+    if (rc < 0)
+      return rc;
+  }
+  return 0;
+}
+
 static int load_ignores(struct rule *r, berth_err *err) {
   int rc = berth_ignore_new(&r->ign, err);
   for (size_t i = 0; rc >= 0 && i < r->w->ignore.n; i++)
     rc = berth_ignore_add(r->ign, r->w->ignore.v[i], err);
-  /* .dockerignore of the build context and .gitignore of the rule's root
-   * and of the project, matched relative to the rule's root. */
-  const char *files[3] = {NULL, NULL, NULL};
+  /* .dockerignore of the build context, the .gitignore of the project and
+   * of the rule's root, each read from where it lives. */
   _cleanup_free_ char *d1 = NULL, *g1 = NULL, *g2 = NULL;
-  if (r->svc->build && asprintf(&d1, "%s/.dockerignore", r->svc->build->context) >= 0)
-    files[0] = d1;
-  if (asprintf(&g1, "%s/.gitignore", r->root) >= 0)
-    files[1] = g1;
-  if (asprintf(&g2, "%s/.gitignore", r->s->p->dir) >= 0 && strcmp(g2, g1 ? g1 : ""))
-    files[2] = g2;
-  for (size_t i = 0; rc >= 0 && i < 3; i++)
-    if (files[i])
-      rc = berth_ignore_load(r->ign, files[i], err);
+  if (rc >= 0 && r->svc->build && asprintf(&d1, "%s/.dockerignore", r->svc->build->context) >= 0)
+    rc = add_ignore_file(r, d1, r->svc->build->context, false, err);
+  if (rc >= 0 && asprintf(&g2, "%s/.gitignore", r->s->p->dir) >= 0)
+    rc = add_ignore_file(r, g2, r->s->p->dir, true, err);
+  if (rc >= 0 && strcmp(r->root, r->s->p->dir) && asprintf(&g1, "%s/.gitignore", r->root) >= 0)
+    rc = add_ignore_file(r, g1, r->root, true, err);
   return rc;
 }
 
@@ -730,6 +877,13 @@ int berth_watch_run(const struct berth_project *p, const struct berth_watch_opts
       r->svc = svc;
       r->w = &svc->watch[w];
       r->root = strdup(r->w->path);
+      struct stat fst;
+      if (r->root && stat(r->root, &fst) == 0 && !S_ISDIR(fst.st_mode)) {
+        /* A rule on one file watches its directory for that name. */
+        char *slash = strrchr(r->root, '/');
+        r->only = strdup(slash + 1);
+        *slash = '\0';
+      }
       if (!r->root)
         rc = berth_err_set(err, BERTH_E_NOMEM, "out of memory");
       else
@@ -781,6 +935,9 @@ int berth_watch_run(const struct berth_project *p, const struct berth_watch_opts
     free(r->tab);
     free_list(r->pending, r->n_pending);
     free(r->container);
+    free(r->only);
+    free_list(r->retry, r->n_retry);
+    free_list(r->gone, r->n_gone);
   }
   free(s.rules);
   berth_docker_close(s.d);
