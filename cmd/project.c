@@ -12,6 +12,14 @@
 #include "project.h"
 
 int berth_cmd_load(const struct berth_globals *g, struct berth_project **ret) {
+  if (g->ns) {
+    /* Namespaces (isolated copies of the stack) come with `berth ns`;
+     * running against the main stack instead would be a surprise. */
+    fprintf(stderr, "berth: --ns %s: namespaces are not supported yet; run without --ns, or use "
+                    "-p NAME for a separate copy of the stack\n",
+            g->ns);
+    return 2;
+  }
   struct berth_load_opts lo = {
       .files = g->files, .n_files = g->n_files, .project_name = g->project};
   struct berth_diags diags = {0};
