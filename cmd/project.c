@@ -15,8 +15,9 @@ int berth_cmd_load(const struct berth_globals *g, struct berth_project **ret) {
   if (g->ns) {
     /* Namespaces (isolated copies of the stack) come with `berth ns`;
      * running against the main stack instead would be a surprise. */
-    fprintf(stderr, "berth: --ns %s: namespaces are not supported yet; run without --ns, or use "
-                    "-p NAME for a separate copy of the stack\n",
+    fprintf(stderr,
+            "berth: --ns %s: namespaces are not supported yet; run without --ns, or use "
+            "-p NAME for a separate copy of the stack\n",
             g->ns);
     return 2;
   }

@@ -20,8 +20,8 @@ static int width = 12;
 
 struct follower {
   const struct berth_globals *g;
-  const char *project;
-  const char *service;
+  char *project; /* owned: outlives the project (leaked at exit) */
+  char *service;
   struct berth_buf line;
 };
 
@@ -144,8 +144,13 @@ int berth_cmd_watch_run(const struct berth_globals *g, const struct berth_projec
       continue;
     if ((int)strlen(s->name) > width)
       width = (int)strlen(s->name);
-    fs[n] = (struct follower){
-        .g = g, .project = p->name, .service = s->name, .line = BERTH_BUF_INIT(1 << 20)};
+    /* Copies: the followers outlive the project at exit. */
+    fs[n] = (struct follower){.g = g,
+                              .project = strdup(p->name),
+                              .service = strdup(s->name),
+                              .line = BERTH_BUF_INIT(1 << 20)};
+    if (!fs[n].project || !fs[n].service)
+      continue;
     if (!g->json && pthread_create(&th[n], NULL, follow, &fs[n]) == 0)
       n++;
   }

@@ -681,8 +681,8 @@ static int check_ports(struct berth__engine *e, struct berth_docker *d, berth_er
       continue;
     for (size_t k = 0; k < u->n_ports; k++) {
       const struct berth_docker_port *p = &u->ports[k];
-      if (!p->host_port)
-        continue;
+      if (!p->host_port || p->host_port_end > p->host_port)
+        continue; /* none, or the engine picks a free one in a range */
       bool udp = p->proto && !strcmp(p->proto, "udp");
       int fd = socket(AF_INET, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
       struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(p->host_port)};
@@ -730,17 +730,34 @@ static void on_build(const struct berth_docker_progress *p, void *ud) {
   }
 }
 
+static int ensure_image(struct berth__engine *e, struct berth_docker *d, struct berth__unit *u,
+                        berth_err *err);
+
 static int ensure_images(struct berth__engine *e, struct berth_docker *d, berth_err *err) {
-  for (size_t i = 0; i < e->n; i++) {
-    struct berth__unit *u = &e->u[i];
-    if (!u->selected)
-      continue;
+  /* Two passes: builds first, so an image one service builds is there
+   * before another that only names it would try to pull it. */
+  for (int pass = 0; pass < 2; pass++)
+    for (size_t i = 0; i < e->n; i++) {
+      struct berth__unit *u = &e->u[i];
+      if (!u->selected || (pass == 0) != (u->svc && u->svc->build))
+        continue;
+      int r = ensure_image(e, d, u, err);
+      if (r < 0)
+        return r;
+    }
+  return 0;
+}
+
+static int ensure_image(struct berth__engine *e, struct berth_docker *d, struct berth__unit *u,
+                        berth_err *err) {
+  size_t i = (size_t)(u - e->u);
+  {
     bool seen = false;
     for (size_t j = 0; j < i; j++)
       seen |= e->u[j].selected && !strcmp(e->u[j].image, u->image) &&
               (e->u[j].svc && u->svc ? e->u[j].svc == u->svc || !u->svc->build : true);
     if (seen)
-      continue;
+      return 0;
     int have = berth_docker_image_exists(d, u->image, err);
     if (have < 0)
       return have;
@@ -765,10 +782,10 @@ static int ensure_images(struct berth__engine *e, struct berth_docker *d, berth_
       strv_free(&argv);
       if (r < 0)
         return berth_err_wrap(err, "%s", u->name);
-      continue;
+      return 0;
     }
     if (have)
-      continue;
+      return 0;
     berth__emit(e, u, BERTH_PHASE_PULLING, "pulling %s", u->image);
     if (berth_docker_image_pull(d, u->image, NULL, NULL, err) < 0)
       return berth_err_wrap(err,
@@ -1211,10 +1228,29 @@ static void *work(void *arg) {
   }
   set_state(e, u, U_STARTED);
   if (w->needed_done) {
+    /* Polled, not a blocking wait: the deadline holds for jobs too. */
     int code = -1;
-    if (berth_docker_container_wait(d, u->id, "not-running", &code, &err) < 0) {
-      fail(e, u, &err);
-      goto out;
+    for (;;) {
+      _cleanup_json_ cJSON *info = NULL;
+      if (berth_docker_container_inspect(d, u->id, &info, &err) < 0) {
+        fail(e, u, &err);
+        goto out;
+      }
+      const cJSON *state = cJSON_GetObjectItemCaseSensitive(info, "State");
+      if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(state, "Running"))) {
+        const cJSON *ec = cJSON_GetObjectItemCaseSensitive(state, "ExitCode");
+        code = cJSON_IsNumber(ec) ? ec->valueint : -1;
+        break;
+      }
+      if (berth__now_ms() >= e->deadline) {
+        _cleanup_free_ char *tail = log_tail(d, u->id);
+        berth_err_set(&err, BERTH_E_TIMEOUT,
+                      "%s did not complete within %llds; its last log lines:\n%s", u->name,
+                      (long long)((e->deadline - e->t0) / 1000), tail);
+        fail(e, u, &err);
+        goto out;
+      }
+      sleep_ms(PROBE_INTERVAL_MS);
     }
     if (code != 0) {
       _cleanup_free_ char *tail = log_tail(d, u->id);
@@ -1700,11 +1736,13 @@ int berth_engine_env(const struct berth_project *p, const char *service, struct 
         use.as = var;
       }
       uint16_t port = 0;
+      static const char *const schemes[] = {"postgres://", "redis://", "amqp://"};
       for (size_t j = 0; j < s.n; j++)
-        if (!strcmp(s.v[j].service, in->name) && s.v[j].n_urls) {
-          const char *colon = strrchr(s.v[j].urls[0], ':');
-          port = colon ? (uint16_t)atoi(colon + 1) : 0;
-        }
+        for (size_t m = 0; !strcmp(s.v[j].service, in->name) && m < s.v[j].n_urls; m++)
+          if (!strncmp(s.v[j].urls[m], schemes[in->kind], strlen(schemes[in->kind]))) {
+            const char *colon = strrchr(s.v[j].urls[m], ':');
+            port = colon ? (uint16_t)atoi(colon + 1) : 0;
+          }
       if (!port) {
         r = berth_err_set(err, BERTH_E_NOT_FOUND, "%s is not running; run berth up first",
                           in->name);

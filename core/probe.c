@@ -54,6 +54,8 @@ int berth_probe_postgres_answer(const unsigned char *b, size_t len, char *why, s
     char type = (char)b[i++];
     const char *s = (const char *)b + i;
     size_t sl = strnlen(s, 1 + msglen - i);
+    if (i + sl >= 1 + (size_t)msglen)
+      break; /* a field without its NUL: malformed, read no further */
     if (type == 'C')
       code = s;
     if (type == 'M')
@@ -249,6 +251,7 @@ int berth_probe_once(const struct berth_probe_target *t, char *why, size_t n) {
       return 0;
     }
     got += (size_t)r;
+    buf[got] = '\0';
     int v;
     switch (t->proto) {
     case BERTH_PROTO_POSTGRES:

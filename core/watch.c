@@ -452,6 +452,16 @@ static int sync_direct(struct rule *r, const char *id, char **files, size_t n_fi
       cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(info, "State"), "Pid");
   if (!cJSON_IsNumber(pid) || pid->valueint <= 0)
     return -1;
+  /* The engine's PID is a host PID only when berth shares its PID
+   * namespace (not with an engine in a VM): the process's cgroup must
+   * name the container. */
+  char path[64], cg[8192];
+  snprintf(path, sizeof(path), "/proc/%d/cgroup", pid->valueint);
+  _cleanup_fclose_ FILE *cgf = fopen(path, "re");
+  size_t cgn = cgf ? fread(cg, 1, sizeof(cg) - 1, cgf) : 0;
+  cg[cgn] = '\0';
+  if (!cgn || !strstr(cg, id))
+    return -1;
   char root[64];
   snprintf(root, sizeof(root), "/proc/%d/root", pid->valueint);
   _cleanup_close_ int root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -532,7 +542,8 @@ static int sync_files(struct rule *r, const char *id, char **files, size_t n_fil
     rm[1] = "-rf";
     rm[2] = "--";
     for (size_t i = 0; i < n_deleted; i++)
-      if (asprintf(&paths[i], "%s/%s", target, deleted[i]) >= 0)
+      if ((r->only ? asprintf(&paths[i], "%s", target)
+                   : asprintf(&paths[i], "%s/%s", target, deleted[i])) >= 0)
         rm[3 + i] = paths[i];
     struct berth_buf out = BERTH_BUF_INIT(1 << 16);
     int code = 0;
@@ -683,7 +694,10 @@ static void run_batch(struct rule *r) {
      * have it. */
     if (r->container && r->w->target)
       for (size_t g = 0; g < r->n_gone; g++) {
-        bool have = lookup(r, r->gone[g], false) != NULL;
+        char again[4096];
+        struct stat ast;
+        snprintf(again, sizeof(again), "%s/%s", r->root, r->gone[g]);
+        bool have = lookup(r, r->gone[g], false) != NULL || lstat(again, &ast) == 0;
         for (size_t f = 0; f < n_deleted && !have; f++)
           have = !strcmp(deleted[f], r->gone[g]);
         char **nd = have ? deleted : realloc(deleted, (n_deleted + 2) * sizeof(char *));
@@ -760,7 +774,9 @@ static void on_tick(uv_timer_t *t) {
     return;
   for (size_t i = 0; i < s->n_rules; i++) {
     struct rule *r = &s->rules[i];
-    if (!r->n_retry)
+    /* A failed rebuild waits for the next change: its container still
+     * runs, and building the same broken tree again helps no one. */
+    if (!r->n_retry || r->w->action == BERTH_WATCH_REBUILD)
       continue;
     _cleanup_free_ char *id = NULL;
     berth_err err = NULL;
