@@ -154,56 +154,94 @@ static int match_class(const char *p, char c, const char **end) {
   return hit != negate;
 }
 
+/* Failed (pattern, path) positions already tried: with several '*' a
+ * naive backtracking match is exponential ("*a*a*a*a*b" against a long
+ * run of a's); remembering failures makes it O(|pattern| * |path|). */
+struct memo {
+  const char *p0, *s0;
+  size_t sl;
+  unsigned char *bits; /* NULL: too large to remember, or not needed */
+};
+
+static bool tried(const struct memo *m, const char *p, const char *s) {
+  if (!m->bits)
+    return false;
+  size_t i = (size_t)(p - m->p0) * (m->sl + 1) + (size_t)(s - m->s0);
+  return m->bits[i / 8] & (1u << (i % 8));
+}
+
+static void remember(struct memo *m, const char *p, const char *s) {
+  if (!m->bits)
+    return;
+  size_t i = (size_t)(p - m->p0) * (m->sl + 1) + (size_t)(s - m->s0);
+  m->bits[i / 8] |= (unsigned char)(1u << (i % 8));
+}
+
+static bool glob_at(struct memo *m, const char *p, const char *s);
+
 /* Glob match of a whole '/'-separated path: '*' and '?' stay within one
  * element, '**' crosses elements. */
-static bool glob(const char *p, const char *s) {
+static bool glob_at(struct memo *m, const char *p, const char *s) {
+  if (tried(m, p, s))
+    return false;
+  const char *p_in = p, *s_in = s;
+  bool r = false;
   for (;;) {
     switch (*p) {
     case '\0':
-      return *s == '\0';
+      r = *s == '\0';
+      goto done;
     case '*':
       if (p[1] == '*') {
         while (*p == '*')
           p++;
-        if (*p == '\0')
-          return true;
+        if (*p == '\0') {
+          r = true;
+          goto done;
+        }
         if (*p == '/') {
           /* "**\/rest": rest at the start or after any '/' */
           p++;
           for (const char *t = s;; t++) {
-            if ((t == s || t[-1] == '/') && glob(p, t))
-              return true;
+            if ((t == s || t[-1] == '/') && glob_at(m, p, t)) {
+              r = true;
+              goto done;
+            }
             if (!*t)
-              return false;
+              goto done;
           }
         }
         for (const char *t = s;; t++) {
-          if (glob(p, t))
-            return true;
+          if (glob_at(m, p, t)) {
+            r = true;
+            goto done;
+          }
           if (!*t)
-            return false;
+            goto done;
         }
       }
       p++;
       for (const char *t = s;; t++) {
-        if (glob(p, t))
-          return true;
+        if (glob_at(m, p, t)) {
+          r = true;
+          goto done;
+        }
         if (!*t || *t == '/')
-          return false;
+          goto done;
       }
     case '?':
       if (!*s || *s == '/')
-        return false;
+        goto done;
       p++;
       s++;
       break;
     case '[': {
       if (!*s || *s == '/')
-        return false;
+        goto done;
       const char *end;
-      int m = match_class(p + 1, *s, &end);
-      if (m <= 0)
-        return false;
+      int mc = match_class(p + 1, *s, &end);
+      if (mc <= 0)
+        goto done;
       p = end;
       s++;
       break;
@@ -214,11 +252,27 @@ static bool glob(const char *p, const char *s) {
       /* fall through */
     default:
       if (*p != *s)
-        return false;
+        goto done;
       p++;
       s++;
     }
   }
+done:
+  if (!r)
+    remember(m, p_in, s_in);
+  return r;
+}
+
+static bool glob(const char *p, const char *s) {
+  size_t pl = strlen(p), sl = strlen(s);
+  struct memo m = {.p0 = p, .s0 = s, .sl = sl};
+  /* Only patterns with two or more stars can blow up. */
+  const char *star = strchr(p, '*');
+  if (star && strchr(star + 1, '*') && (pl + 1) * (sl + 1) <= (64u << 20))
+    m.bits = calloc(((pl + 1) * (sl + 1) + 7) / 8, 1);
+  bool r = glob_at(&m, p, s);
+  free(m.bits);
+  return r;
 }
 
 static bool rule_matches(const struct rule *r, const char *path) {
