@@ -5,7 +5,7 @@
 
 #include "berth/manifest.h"
 #include "cleanup.h"
-#include "cmd.h"
+#include "project.h"
 
 /* Quotes a YAML scalar when its plain form would read back differently. */
 static void yaml_scalar(const char *s) {
@@ -103,15 +103,6 @@ static void yaml_value(const cJSON *j, int indent) {
   }
 }
 
-static void print_diags(const struct berth_diags *d, const struct berth_globals *g) {
-  for (size_t i = 0; i < d->n; i++) {
-    _cleanup_free_ char *line = berth_diag_format(&d->v[i]);
-    bool error = d->v[i].severity == BERTH_DIAG_ERROR;
-    fprintf(stderr, "%s%s%s\n", berth_sgr(g, error ? "\033[31m" : "\033[33m"),
-            line ? line : "out of memory", berth_sgr(g, "\033[0m"));
-  }
-}
-
 static cJSON *diags_json(const struct berth_diags *d) {
   cJSON *a = cJSON_CreateArray();
   for (size_t i = 0; a && i < d->n; i++) {
@@ -180,7 +171,7 @@ static int run(int argc, char **argv, const struct berth_globals *g) {
   struct berth_project *p = NULL;
   berth_err err = NULL;
   int r = berth_manifest_load(&lo, &p, &diags, &err);
-  print_diags(&diags, g);
+  berth_cmd_print_diags(g, &diags);
   if (r < 0) {
     int code = berth_err_code(err) == BERTH_E_INVALID ? 2 : 1;
     if (g->json && diags.errors) {

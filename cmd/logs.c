@@ -139,8 +139,7 @@ static int run(int argc, char **argv, const struct berth_globals *g) {
     if (!want)
       continue;
     struct stream *s = &streams[n];
-    snprintf(s->prefix, sizeof(s->prefix), st.v[i].replica > 1 ? "%s-%d" : "%s", st.v[i].service,
-             st.v[i].replica);
+    berth_cmd_unit_name(&st.v[i], s->prefix, sizeof(s->prefix));
     s->id = st.v[i].id;
     s->o = &lo;
     s->g = g;

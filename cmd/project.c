@@ -11,6 +11,15 @@
 #include "cleanup.h"
 #include "project.h"
 
+void berth_cmd_print_diags(const struct berth_globals *g, const struct berth_diags *d) {
+  for (size_t i = 0; i < d->n; i++) {
+    _cleanup_free_ char *line = berth_diag_format(&d->v[i]);
+    bool error = d->v[i].severity == BERTH_DIAG_ERROR;
+    fprintf(stderr, "%s%s%s\n", berth_sgr(g, error ? "\033[31m" : "\033[33m"),
+            line ? line : "out of memory", berth_sgr(g, "\033[0m"));
+  }
+}
+
 int berth_cmd_load(const struct berth_globals *g, struct berth_project **ret) {
   if (g->ns) {
     /* Namespaces (isolated copies of the stack) come with `berth ns`;
@@ -26,14 +35,52 @@ int berth_cmd_load(const struct berth_globals *g, struct berth_project **ret) {
   struct berth_diags diags = {0};
   berth_err err = NULL;
   int r = berth_manifest_load(&lo, ret, &diags, &err);
-  for (size_t i = 0; i < diags.n; i++) {
-    _cleanup_free_ char *line = berth_diag_format(&diags.v[i]);
-    fprintf(stderr, "%s\n", line ? line : "out of memory");
-  }
+  berth_cmd_print_diags(g, &diags);
   berth_diags_release(&diags);
   if (r < 0)
     return berth_report(&err, berth_err_code(err) == BERTH_E_INVALID ? 2 : 1);
   return 0;
+}
+
+const char *berth_cmd_unit_name(const struct berth_unit_status *u, char *buf, size_t size) {
+  snprintf(buf, size, u->replica > 1 ? "%s-%d" : "%s", u->service, u->replica);
+  return buf;
+}
+
+cJSON *berth_cmd_unit_json(const struct berth_unit_status *u) {
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "service", u->service);
+  cJSON_AddNumberToObject(o, "replica", u->replica);
+  cJSON_AddStringToObject(o, "container", u->container);
+  cJSON_AddStringToObject(o, "id", u->id);
+  cJSON_AddStringToObject(o, "state", u->state);
+  if (u->health)
+    cJSON_AddStringToObject(o, "health", u->health);
+  else
+    cJSON_AddNullToObject(o, "health");
+  cJSON_AddBoolToObject(o, "infra", u->infra);
+  cJSON_AddNumberToObject(o, "created", (double)u->started_at);
+  if (!strcmp(u->state, "exited"))
+    cJSON_AddNumberToObject(o, "exit_code", u->exit_code);
+  if (u->ready_ms >= 0)
+    cJSON_AddNumberToObject(o, "ready_ms", (double)u->ready_ms);
+  else
+    cJSON_AddNullToObject(o, "ready_ms");
+  cJSON *urls = cJSON_AddArrayToObject(o, "urls");
+  for (size_t k = 0; k < u->n_urls; k++)
+    cJSON_AddItemToArray(urls, cJSON_CreateString(u->urls[k]));
+  return o;
+}
+
+void berth_cmd_engine_opts(struct berth_engine_opts *eo, struct berth_progress *pr,
+                           const struct berth_globals *g, struct berth_state *st, char **services,
+                           int n_services) {
+  berth_progress_init(pr, g);
+  eo->services = (const char *const *)services;
+  eo->n_services = (size_t)n_services;
+  eo->state = st;
+  eo->on_event = berth_progress_event;
+  eo->ud = pr;
 }
 
 int berth_cmd_state(struct berth_state **ret) {
@@ -208,12 +255,7 @@ int berth_cmd_lifecycle(int argc, char **argv, const struct berth_globals *g,
   if (code)
     return code;
   struct berth_progress pr;
-  berth_progress_init(&pr, g);
-  eo.services = (const char *const *)argv + optind;
-  eo.n_services = (size_t)(argc - optind);
-  eo.state = st;
-  eo.on_event = berth_progress_event;
-  eo.ud = &pr;
+  berth_cmd_engine_opts(&eo, &pr, g, st, argv + optind, argc - optind);
   for (size_t i = 0; i < eo.n_services; i++) {
     bool known = berth_project_service(p, eo.services[i]) != NULL;
     for (size_t k = 0; k < p->n_infra && !known; k++)

@@ -3,9 +3,13 @@
 #define BERTH_CMD_PROJECT_H
 
 #include "berth/engine.h"
+#include "berth/manifest.h"
 #include "berth/model.h"
 #include "berth/state.h"
 #include "cmd.h"
+
+/* The manifest's problems on stderr, one line each, coloured by severity. */
+void berth_cmd_print_diags(const struct berth_globals *g, const struct berth_diags *d);
 
 /* Loads the manifest, printing its problems; returns 0 or the exit code
  * to return (2 invalid, 1 other). */
@@ -54,6 +58,16 @@ int berth_cmd_lifecycle(int argc, char **argv, const struct berth_globals *g,
 int berth_cmd_watch_run(const struct berth_globals *g, const struct berth_project *p,
                         struct berth_state *st, const char *const *services, size_t n_services,
                         int quiet_ms);
+
+/* eo's services, state and progress lines, shared by up and the
+ * lifecycle commands. */
+void berth_cmd_engine_opts(struct berth_engine_opts *eo, struct berth_progress *pr,
+                           const struct berth_globals *g, struct berth_state *st, char **services,
+                           int n_services);
+/* "svc" or "svc-2" for replicas beyond the first. */
+const char *berth_cmd_unit_name(const struct berth_unit_status *u, char *buf, size_t size);
+/* One unit of `ps --json` and `up --json`. */
+cJSON *berth_cmd_unit_json(const struct berth_unit_status *u);
 
 /* Parses "5m", "90s", "1h30m" into milliseconds; -1 when malformed. */
 int64_t berth_cmd_duration(const char *s);

@@ -20,6 +20,14 @@ static void uptime(int64_t since, char *buf, size_t n) {
     snprintf(buf, n, "%lldd", (long long)s / 86400);
 }
 
+/* No names: every unit; else the units of the services named. */
+static bool wanted(int argc, char **argv, const struct berth_unit_status *u) {
+  for (int k = 1; k < argc; k++)
+    if (!strcmp(argv[k], u->service))
+      return true;
+  return argc <= 1;
+}
+
 static int run(int argc, char **argv, const struct berth_globals *g) {
   if (argc > 1 && argv[1][0] == '-') {
     fprintf(stderr, "berth ps: unknown flag %s\nusage: %s\n", argv[1], berth_cmd_ps.usage);
@@ -39,27 +47,9 @@ static int run(int argc, char **argv, const struct berth_globals *g) {
     _cleanup_json_ cJSON *a = cJSON_CreateArray();
     for (size_t i = 0; i < st.n; i++) {
       const struct berth_unit_status *u = &st.v[i];
-      bool want = argc <= 1;
-      for (int k = 1; k < argc && !want; k++)
-        want = !strcmp(argv[k], u->service);
-      if (!want)
+      if (!wanted(argc, argv, u))
         continue;
-      cJSON *o = cJSON_CreateObject();
-      cJSON_AddStringToObject(o, "service", u->service);
-      cJSON_AddNumberToObject(o, "replica", u->replica);
-      cJSON_AddStringToObject(o, "container", u->container);
-      cJSON_AddStringToObject(o, "id", u->id);
-      cJSON_AddStringToObject(o, "state", u->state);
-      if (u->health)
-        cJSON_AddStringToObject(o, "health", u->health);
-      else
-        cJSON_AddNullToObject(o, "health");
-      cJSON_AddNumberToObject(o, "created", (double)u->started_at);
-      if (!strcmp(u->state, "exited"))
-        cJSON_AddNumberToObject(o, "exit_code", u->exit_code);
-      cJSON *urls = cJSON_AddArrayToObject(o, "urls");
-      for (size_t k = 0; k < u->n_urls; k++)
-        cJSON_AddItemToArray(urls, cJSON_CreateString(u->urls[k]));
+      cJSON *o = berth_cmd_unit_json(u);
       cJSON_AddItemToArray(a, o);
     }
     _cleanup_free_ char *text = cJSON_Print(a);
@@ -69,13 +59,10 @@ static int run(int argc, char **argv, const struct berth_globals *g) {
     printf("%-24s %-10s %-10s %-8s %s\n", "SERVICE", "STATE", "HEALTH", "AGE", "URLS");
     for (size_t i = 0; i < st.n; i++) {
       const struct berth_unit_status *u = &st.v[i];
-      bool want = argc <= 1;
-      for (int k = 1; k < argc && !want; k++)
-        want = !strcmp(argv[k], u->service);
-      if (!want)
+      if (!wanted(argc, argv, u))
         continue;
       char name[160], age[32];
-      snprintf(name, sizeof(name), u->replica > 1 ? "%s-%d" : "%s", u->service, u->replica);
+      berth_cmd_unit_name(u, name, sizeof(name));
       uptime(u->started_at, age, sizeof(age));
       bool running = !strcmp(u->state, "running");
       printf("%-24s %s%-10s%s %-10s %-8s", name, berth_sgr(g, running ? "\033[32m" : "\033[31m"),

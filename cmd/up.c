@@ -16,23 +16,8 @@ static void print_summary(const struct berth_project *p, const struct berth_stat
     cJSON_AddBoolToObject(o, "ready", true);
     cJSON_AddNumberToObject(o, "elapsed_ms", (double)elapsed_ms);
     cJSON *svcs = cJSON_AddArrayToObject(o, "services");
-    for (size_t i = 0; i < st->n; i++) {
-      const struct berth_unit_status *u = &st->v[i];
-      cJSON *s = cJSON_CreateObject();
-      cJSON_AddStringToObject(s, "service", u->service);
-      cJSON_AddNumberToObject(s, "replica", u->replica);
-      cJSON_AddStringToObject(s, "container", u->container);
-      cJSON_AddStringToObject(s, "state", u->state);
-      cJSON_AddBoolToObject(s, "infra", u->infra);
-      if (u->ready_ms >= 0)
-        cJSON_AddNumberToObject(s, "ready_ms", (double)u->ready_ms);
-      else
-        cJSON_AddNullToObject(s, "ready_ms");
-      cJSON *urls = cJSON_AddArrayToObject(s, "urls");
-      for (size_t k = 0; k < u->n_urls; k++)
-        cJSON_AddItemToArray(urls, cJSON_CreateString(u->urls[k]));
-      cJSON_AddItemToArray(svcs, s);
-    }
+    for (size_t i = 0; i < st->n; i++)
+      cJSON_AddItemToArray(svcs, berth_cmd_unit_json(&st->v[i]));
     _cleanup_free_ char *text = cJSON_Print(o);
     if (text)
       puts(text);
@@ -43,8 +28,7 @@ static void print_summary(const struct berth_project *p, const struct berth_stat
   for (size_t i = 0; i < st->n; i++) {
     const struct berth_unit_status *u = &st->v[i];
     char name[160];
-    snprintf(name, sizeof(name), u->replica > 1 ? "%s-%d" : "%s", u->service, u->replica);
-    printf("  %-24s %-9s", name, u->state);
+    printf("  %-24s %-9s", berth_cmd_unit_name(u, name, sizeof(name)), u->state);
     for (size_t k = 0; k < u->n_urls; k++)
       printf(" %s", u->urls[k]);
     putchar('\n');
@@ -98,12 +82,7 @@ static int run(int argc, char **argv, const struct berth_globals *g) {
   if (code)
     return code;
   struct berth_progress pr;
-  berth_progress_init(&pr, g);
-  eo.services = (const char *const *)argv + optind;
-  eo.n_services = (size_t)(argc - optind);
-  eo.state = st;
-  eo.on_event = berth_progress_event;
-  eo.ud = &pr;
+  berth_cmd_engine_opts(&eo, &pr, g, st, argv + optind, argc - optind);
   struct berth_status status = {0};
   berth_err err = NULL;
   int64_t run_id = 0;

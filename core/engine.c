@@ -20,6 +20,7 @@
 #include "berth/buf.h"
 #include "cleanup.h"
 #include "engine-internal.h"
+#include "hash.h"
 
 #define DEFAULT_TIMEOUT_MS (5 * 60 * 1000)
 #define PROBE_INTERVAL_MS 100
@@ -75,13 +76,6 @@ void berth__strv_add(struct berth__engine *e, struct berth_strv *v, const char *
   v->v[v->n] = NULL; /* usable as a NULL-terminated argv */
 }
 
-static void strv_free(struct berth_strv *v) {
-  for (size_t i = 0; i < v->n; i++)
-    free(v->v[i]);
-  free(v->v);
-  *v = (struct berth_strv){0};
-}
-
 char *berth__object_name(const char *project, const char *name) {
   char *s = NULL;
   return asprintf(&s, "%s_%s", project, name) < 0 ? NULL : s;
@@ -103,34 +97,28 @@ void berth_status_release(struct berth_status *s) {
   *s = (struct berth_status){0};
 }
 
-/* FNV-1a, 64 bits: the config hash only has to tell configs apart. */
 static void hash_text(const char *s, char out[24]) {
-  uint64_t h = 1469598103934665603ull;
-  for (; *s; s++) {
-    h ^= (unsigned char)*s;
-    h *= 1099511628211ull;
-  }
-  snprintf(out, 24, "%016llx", (unsigned long long)h);
+  snprintf(out, 24, "%016llx", (unsigned long long)berth_fnv1a(BERTH_FNV_INIT, s, strlen(s)));
 }
 
 static void unit_free(struct berth__unit *u) {
   free(u->name);
   free(u->container);
   free(u->image);
-  strv_free(&u->env);
-  strv_free(&u->cmd);
-  strv_free(&u->entrypoint);
-  strv_free(&u->labels);
-  strv_free(&u->hc_test);
-  strv_free(&u->probe_exec);
+  berth_strv_release(&u->env);
+  berth_strv_release(&u->cmd);
+  berth_strv_release(&u->entrypoint);
+  berth_strv_release(&u->labels);
+  berth_strv_release(&u->hc_test);
+  berth_strv_release(&u->probe_exec);
   for (size_t i = 0; i < u->n_mounts; i++)
     free((char *)u->mounts[i].source);
   free(u->mounts);
   free(u->ports);
   for (size_t i = 0; i < u->networks.n && u->aliases; i++)
-    strv_free(&u->aliases[i]);
+    berth_strv_release(&u->aliases[i]);
   free(u->aliases);
-  strv_free(&u->networks);
+  berth_strv_release(&u->networks);
   free(u->redis_password);
   free(u->provision_sh);
   free(u->provision_sql);
@@ -779,7 +767,7 @@ static int ensure_image(struct berth__engine *e, struct berth_docker *d, struct 
       berth__emit(e, u, BERTH_PHASE_BUILDING, "building %s", u->image);
       struct build_progress bp = {e, u};
       int r = berth_docker_image_build(d, &bo, on_build, &bp, NULL, err);
-      strv_free(&argv);
+      berth_strv_release(&argv);
       if (r < 0)
         return berth_err_wrap(err, "%s", u->name);
       return 0;

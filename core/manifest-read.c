@@ -1629,40 +1629,33 @@ static void check_uses(struct berth__reader *r) {
 
 /* ---- top level ---- */
 
-static char *node_json(const struct berth_node *n) {
-  _cleanup_json_ cJSON *j = NULL;
-  struct {
-    const struct berth_node *n;
-  } x = {n};
-  (void)x;
+/* The node as cJSON, built in one pass (NULL when out of memory). */
+static cJSON *node_cjson(const struct berth_node *n) {
+  bool b;
+  int64_t i;
   if (!n || berth_node_is_null(n))
-    return strdup("null");
-  if (n->type == BERTH_NODE_SCALAR) {
-    bool b;
-    int64_t i;
-    if (berth_node_is_bool(n, &b))
-      j = cJSON_CreateBool(b);
-    else if (berth_node_is_int(n, &i))
-      j = cJSON_CreateNumber((double)i);
-    else
-      j = cJSON_CreateString(n->value);
-  } else if (n->type == BERTH_NODE_SEQ) {
-    j = cJSON_CreateArray();
-    for (size_t k = 0; j && k < n->n; k++) {
-      _cleanup_free_ char *s = node_json(n->items[k]);
-      cJSON *item = s ? cJSON_Parse(s) : NULL;
-      if (!item || !cJSON_AddItemToArray(j, item))
-        return NULL;
-    }
-  } else {
-    j = cJSON_CreateObject();
-    for (size_t k = 0; j && k + 1 < n->n; k += 2) {
-      _cleanup_free_ char *s = node_json(n->items[k + 1]);
-      cJSON *item = s ? cJSON_Parse(s) : NULL;
-      if (!item || !cJSON_AddItemToObject(j, n->items[k]->value, item))
-        return NULL;
+    return cJSON_CreateNull();
+  if (n->type == BERTH_NODE_SCALAR)
+    return berth_node_is_bool(n, &b)  ? cJSON_CreateBool(b)
+           : berth_node_is_int(n, &i) ? cJSON_CreateNumber((double)i)
+                                      : cJSON_CreateString(n->value);
+  cJSON *j = n->type == BERTH_NODE_SEQ ? cJSON_CreateArray() : cJSON_CreateObject();
+  for (size_t k = 0; j && k < n->n; k += n->type == BERTH_NODE_SEQ ? 1 : 2) {
+    cJSON *item = node_cjson(n->type == BERTH_NODE_SEQ ? n->items[k] : n->items[k + 1]);
+    bool ok =
+        item && (n->type == BERTH_NODE_SEQ ? cJSON_AddItemToArray(j, item)
+                                           : cJSON_AddItemToObject(j, n->items[k]->value, item));
+    if (!ok) {
+      cJSON_Delete(item);
+      cJSON_Delete(j);
+      return NULL;
     }
   }
+  return j;
+}
+
+static char *node_json(const struct berth_node *n) {
+  _cleanup_json_ cJSON *j = node_cjson(n);
   return j ? cJSON_PrintUnformatted(j) : NULL;
 }
 

@@ -12,7 +12,7 @@
 
 /* ---- freeing --------------------------------------------------------- */
 
-static void strv_release(struct berth_strv *v) {
+void berth_strv_release(struct berth_strv *v) {
   for (size_t i = 0; i < v->n; i++)
     free(v->v[i]);
   free(v->v);
@@ -39,8 +39,8 @@ static void build_free(struct berth_build *b) {
 static void watch_release(struct berth_watch *w) {
   free(w->path);
   free(w->target);
-  strv_release(&w->ignore);
-  strv_release(&w->command);
+  berth_strv_release(&w->ignore);
+  berth_strv_release(&w->command);
 }
 
 static void file_refs_free(struct berth_file_ref *refs, size_t n) {
@@ -55,16 +55,16 @@ static void service_release(struct berth_service *s) {
   free(s->name);
   free(s->image);
   build_free(s->build);
-  strv_release(&s->command);
-  strv_release(&s->entrypoint);
+  berth_strv_release(&s->command);
+  berth_strv_release(&s->entrypoint);
   kvv_release(&s->environment);
-  strv_release(&s->env_files);
+  berth_strv_release(&s->env_files);
   for (size_t i = 0; i < s->n_ports; i++) {
     free(s->ports[i].host_ip);
     free(s->ports[i].protocol);
   }
   free(s->ports);
-  strv_release(&s->expose);
+  berth_strv_release(&s->expose);
   for (size_t i = 0; i < s->n_mounts; i++) {
     free(s->mounts[i].source);
     free(s->mounts[i].target);
@@ -74,9 +74,9 @@ static void service_release(struct berth_service *s) {
     free(s->deps[i].service);
   free(s->deps);
   free(s->probe.http_path);
-  strv_release(&s->probe.exec);
+  berth_strv_release(&s->probe.exec);
   free(s->restart);
-  strv_release(&s->profiles);
+  berth_strv_release(&s->profiles);
   kvv_release(&s->labels);
   for (size_t i = 0; i < s->n_watch; i++)
     watch_release(&s->watch[i]);
@@ -86,13 +86,13 @@ static void service_release(struct berth_service *s) {
   free(s->user);
   free(s->working_dir);
   free(s->stop_signal);
-  strv_release(&s->tmpfs);
-  strv_release(&s->extra_hosts);
-  strv_release(&s->cap_add);
-  strv_release(&s->cap_drop);
+  berth_strv_release(&s->tmpfs);
+  berth_strv_release(&s->extra_hosts);
+  berth_strv_release(&s->cap_add);
+  berth_strv_release(&s->cap_drop);
   for (size_t i = 0; i < s->n_networks; i++) {
     free(s->networks[i].network);
-    strv_release(&s->networks[i].aliases);
+    berth_strv_release(&s->networks[i].aliases);
   }
   free(s->networks);
   file_refs_free(s->secrets, s->n_secrets);
@@ -111,7 +111,7 @@ static void service_release(struct berth_service *s) {
 static void mq_user_release(struct berth_mq_user *u) {
   free(u->name);
   free(u->password);
-  strv_release(&u->tags);
+  berth_strv_release(&u->tags);
   for (size_t i = 0; i < u->n_permissions; i++) {
     free(u->permissions[i].vhost);
     free(u->permissions[i].configure);
@@ -130,11 +130,11 @@ static void infra_release(struct berth_infra *in) {
     free(d->name);
     free(d->owner);
     free(d->password);
-    strv_release(&d->schemas);
-    strv_release(&d->extensions);
+    berth_strv_release(&d->schemas);
+    berth_strv_release(&d->extensions);
   }
   free(in->databases);
-  strv_release(&in->vhosts);
+  berth_strv_release(&in->vhosts);
   for (size_t i = 0; i < in->n_users; i++)
     mq_user_release(&in->users[i]);
   free(in->users);
@@ -159,8 +159,8 @@ struct berth_project *berth_project_free(struct berth_project *p) {
     return NULL;
   free(p->name);
   free(p->dir);
-  strv_release(&p->files);
-  strv_release(&p->active_profiles);
+  berth_strv_release(&p->files);
+  berth_strv_release(&p->active_profiles);
   for (size_t i = 0; i < p->n_services; i++)
     service_release(&p->services[i]);
   free(p->services);

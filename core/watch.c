@@ -22,6 +22,7 @@
 #include "berth/tar.h"
 #include "berth/watch.h"
 #include "cleanup.h"
+#include "hash.h"
 
 struct session;
 struct rule;
@@ -112,10 +113,7 @@ bool berth_watch_is_temp(const char *name) {
 /* ---- the table of known contents ---- */
 
 static uint64_t hash_str(const char *s) {
-  uint64_t h = 1469598103934665603ull;
-  for (; *s; s++)
-    h = (h ^ (unsigned char)*s) * 1099511628211ull;
-  return h;
+  return berth_fnv1a(BERTH_FNV_INIT, s, strlen(s));
 }
 
 static struct entry *lookup(struct rule *r, const char *rel, bool create) {
@@ -172,14 +170,15 @@ static int hash_file(const char *path, uint64_t *ret) {
   if (fd < 0)
     return -errno;
   struct stat st;
-  uint64_t h = 1469598103934665603ull;
-  if (fstat(fd, &st) == 0)
-    h = (h ^ (uint64_t)(st.st_mode & 07777)) * 1099511628211ull;
+  uint64_t h = BERTH_FNV_INIT;
+  if (fstat(fd, &st) == 0) {
+    uint64_t mode = st.st_mode & 07777;
+    h = berth_fnv1a(h, &mode, sizeof(mode));
+  }
   char buf[65536];
   ssize_t n;
   while ((n = read(fd, buf, sizeof(buf))) > 0)
-    for (ssize_t i = 0; i < n; i++)
-      h = (h ^ (unsigned char)buf[i]) * 1099511628211ull;
+    h = berth_fnv1a(h, buf, (size_t)n);
   int e = n < 0 ? -errno : 0;
   close(fd);
   *ret = h;

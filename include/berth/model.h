@@ -14,6 +14,9 @@ struct berth_strv {
   size_t n;
 };
 
+/* Frees the strings and the array; leaves an empty list. */
+void berth_strv_release(struct berth_strv *v);
+
 struct berth_kv {
   char *key;
   char *value;
