@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "berth/cleanup.h"
 #include "berth/manifest.h"
-#include "cleanup.h"
 #include "project.h"
 
 /* Quotes a YAML scalar when its plain form would read back differently. */

@@ -2,10 +2,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "berth/docker.h"
+#include "berth/cleanup.h"
 #include "berth/images.h"
-#include "cleanup.h"
 #include "cmd.h"
+#include "docker.h"
 
 struct report {
   cJSON *root;     /* the --json document */

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "cleanup.h"
+#include "berth/cleanup.h"
 #include "project.h"
 
 static int run(int argc, char **argv, const struct berth_globals *g) {

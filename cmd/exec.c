@@ -7,8 +7,8 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "berth/docker.h"
-#include "cleanup.h"
+#include "berth/cleanup.h"
+#include "docker.h"
 #include "project.h"
 
 static int to_fds(enum berth_docker_stream s, const char *data, size_t len, void *ud) {

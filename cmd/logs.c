@@ -7,8 +7,8 @@
 #include <time.h>
 
 #include "berth/buf.h"
-#include "berth/docker.h"
-#include "cleanup.h"
+#include "berth/cleanup.h"
+#include "docker.h"
 #include "project.h"
 
 struct stream {

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cleanup.h"
+#include "berth/cleanup.h"
 #include "cmd.h"
 
 static const struct berth_cmd berth_cmd_help;

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cleanup.h"
+#include "berth/cleanup.h"
 #include "cmd.h"
 
 /* Matches "-f VALUE", "-fVALUE", "--file VALUE", "--file=VALUE". On a

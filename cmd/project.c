@@ -7,8 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "berth/cleanup.h"
 #include "berth/manifest.h"
-#include "cleanup.h"
 #include "project.h"
 
 void berth_cmd_print_diags(const struct berth_globals *g, const struct berth_diags *d) {

@@ -3,7 +3,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "cleanup.h"
+#include "berth/cleanup.h"
 #include "project.h"
 
 static void uptime(int64_t since, char *buf, size_t n) {

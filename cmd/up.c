@@ -5,7 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cleanup.h"
+#include "berth/cleanup.h"
+#include "berth/clock.h"
 #include "project.h"
 
 static void print_summary(const struct berth_project *p, const struct berth_status *st,
@@ -89,11 +90,9 @@ static int run(int argc, char **argv, const struct berth_globals *g) {
   berth_err se = NULL;
   if (berth_state_run_begin(st, p->name, "up", &run_id, &se) < 0)
     berth_err_free(&se);
-  struct timespec t0, t1;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
+  int64_t t0 = berth_now_ms();
   int r = berth_engine_up(p, &eo, &status, &err);
-  clock_gettime(CLOCK_MONOTONIC, &t1);
-  int64_t elapsed = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+  int64_t elapsed = berth_now_ms() - t0;
   if (r < 0) {
     if (g->json) {
       _cleanup_json_ cJSON *o = cJSON_CreateObject();

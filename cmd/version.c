@@ -3,9 +3,9 @@
 #include <stdio.h>
 #include <uv.h>
 
-#include "berth/docker.h"
-#include "cleanup.h"
+#include "berth/cleanup.h"
 #include "cmd.h"
+#include "docker.h"
 
 static int run(int argc, char **argv, const struct berth_globals *g) {
   if (argc > 1) {

@@ -9,9 +9,9 @@
 #include <unistd.h>
 
 #include "berth/buf.h"
-#include "berth/docker.h"
+#include "berth/cleanup.h"
 #include "berth/watch.h"
-#include "cleanup.h"
+#include "docker.h"
 #include "project.h"
 
 static volatile int stopping;

@@ -4,9 +4,10 @@
 
 #include <pthread.h>
 
-#include "berth/docker.h"
+#include "berth/clock.h"
 #include "berth/engine.h"
 #include "berth/probe.h"
+#include "docker.h"
 
 enum berth__ustate { U_PENDING, U_STARTED, U_READY, U_COMPLETED, U_FAILED };
 
@@ -67,7 +68,6 @@ struct berth__engine {
   bool oom;
 };
 
-int64_t berth__now_ms(void);
 void berth__emit(struct berth__engine *e, const struct berth__unit *u, enum berth_phase ph,
                  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void berth__strv_add(struct berth__engine *e, struct berth_strv *v, const char *fmt, ...)

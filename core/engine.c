@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "berth/buf.h"
+#include "berth/clock.h"
 #include "cleanup.h"
 #include "engine-internal.h"
 #include "hash.h"
@@ -25,17 +26,6 @@
 #define DEFAULT_TIMEOUT_MS (5 * 60 * 1000)
 #define PROBE_INTERVAL_MS 100
 #define LOG_TAIL 20
-
-int64_t berth__now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int64_t ms) {
-  struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
-  nanosleep(&ts, NULL);
-}
 
 void berth__emit(struct berth__engine *e, const struct berth__unit *u, enum berth_phase ph,
                  const char *fmt, ...) {
@@ -52,7 +42,7 @@ void berth__emit(struct berth__engine *e, const struct berth__unit *u, enum bert
                                   .replica = u ? u->replica : 0,
                                   .phase = ph,
                                   .detail = fmt ? detail : NULL,
-                                  .elapsed_ms = berth__now_ms() - e->t0};
+                                  .elapsed_ms = berth_now_ms() - e->t0};
   static pthread_mutex_t emit_mu = PTHREAD_MUTEX_INITIALIZER;
   pthread_mutex_lock(&emit_mu);
   e->o->on_event(&ev, e->o->ud);
@@ -546,7 +536,7 @@ static int engine_init(struct berth__engine *e, const struct berth_project *p,
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
   pthread_cond_init(&e->cv, &ca);
   pthread_condattr_destroy(&ca);
-  e->t0 = berth__now_ms();
+  e->t0 = berth_now_ms();
   e->deadline = e->t0 + (o->timeout_ms > 0 ? o->timeout_ms : DEFAULT_TIMEOUT_MS);
   return 0;
 }
@@ -931,7 +921,7 @@ static int wait_deps(struct berth__engine *e, struct berth__unit *u, berth_err *
     }
     if (!waiting)
       break;
-    int64_t now = berth__now_ms();
+    int64_t now = berth_now_ms();
     if (now >= e->deadline) {
       pthread_mutex_unlock(&e->mu);
       return berth_err_set(err, BERTH_E_TIMEOUT, "%s: timed out waiting for %s", u->name,
@@ -1076,14 +1066,14 @@ static int probe_until_ready(struct berth__engine *e, struct berth__unit *u, str
     free(u->why);
     u->why = strdup(why);
     pthread_mutex_unlock(&e->mu);
-    if (berth__now_ms() + PROBE_INTERVAL_MS >= e->deadline) {
+    if (berth_now_ms() + PROBE_INTERVAL_MS >= e->deadline) {
       _cleanup_free_ char *tail = log_tail(d, u->id);
       return berth_err_set(err, BERTH_E_TIMEOUT,
                            "%s was not ready within %llds: last probe: %s; its last log "
                            "lines:\n%s",
                            u->name, (long long)((e->deadline - e->t0) / 1000), why, tail);
     }
-    sleep_ms(u->probe == UP_EXEC ? 2 * PROBE_INTERVAL_MS : PROBE_INTERVAL_MS);
+    berth_sleep_ms(u->probe == UP_EXEC ? 2 * PROBE_INTERVAL_MS : PROBE_INTERVAL_MS);
   }
 }
 
@@ -1170,7 +1160,7 @@ static void *work(void *arg) {
     fail(e, u, &err);
     goto out;
   }
-  t0 = berth__now_ms();
+  t0 = berth_now_ms();
   const cJSON *have = existing_container(e, u->container);
   const char *hash = label_of(have, BERTH_LABEL_HASH);
   const char *st = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(have, "State"));
@@ -1230,7 +1220,7 @@ static void *work(void *arg) {
         code = cJSON_IsNumber(ec) ? ec->valueint : -1;
         break;
       }
-      if (berth__now_ms() >= e->deadline) {
+      if (berth_now_ms() >= e->deadline) {
         _cleanup_free_ char *tail = log_tail(d, u->id);
         berth_err_set(&err, BERTH_E_TIMEOUT,
                       "%s did not complete within %llds; its last log lines:\n%s", u->name,
@@ -1238,7 +1228,7 @@ static void *work(void *arg) {
         fail(e, u, &err);
         goto out;
       }
-      sleep_ms(PROBE_INTERVAL_MS);
+      berth_sleep_ms(PROBE_INTERVAL_MS);
     }
     if (code != 0) {
       _cleanup_free_ char *tail = log_tail(d, u->id);
@@ -1247,7 +1237,7 @@ static void *work(void *arg) {
       fail(e, u, &err);
       goto out;
     }
-    u->ready_ms = berth__now_ms() - t0;
+    u->ready_ms = berth_now_ms() - t0;
     set_state(e, u, U_COMPLETED);
     berth__emit(e, u, BERTH_PHASE_COMPLETED, "completed in %.1f s", (double)u->ready_ms / 1000);
     goto out;
@@ -1258,7 +1248,7 @@ static void *work(void *arg) {
       goto out;
     }
   }
-  u->ready_ms = berth__now_ms() - t0;
+  u->ready_ms = berth_now_ms() - t0;
   set_state(e, u, U_READY);
   if (unchanged)
     berth__emit(e, u, BERTH_PHASE_UNCHANGED, "running, unchanged");

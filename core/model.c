@@ -12,12 +12,6 @@
 
 /* ---- freeing --------------------------------------------------------- */
 
-void berth_strv_release(struct berth_strv *v) {
-  for (size_t i = 0; i < v->n; i++)
-    free(v->v[i]);
-  free(v->v);
-}
-
 static void kvv_release(struct berth_kvv *v) {
   for (size_t i = 0; i < v->n; i++) {
     free(v->v[i].key);

@@ -10,14 +10,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "berth/clock.h"
 #include "berth/probe.h"
 #include "cleanup.h"
-
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void say(char *why, size_t n, const char *fmt, const char *arg)
     __attribute__((format(printf, 3, 0)));
@@ -143,7 +138,7 @@ static int dial(const struct berth_probe_target *t, int64_t deadline, char *why,
     return -1;
   }
   struct pollfd p = {.fd = fd, .events = POLLOUT};
-  int left = (int)(deadline - now_ms());
+  int left = (int)(deadline - berth_now_ms());
   if (left <= 0 || poll(&p, 1, left) <= 0) {
     say(why, n, "connect: timed out%s", NULL);
     close(fd);
@@ -166,7 +161,7 @@ static int send_all(int fd, const void *buf, size_t len, int64_t deadline) {
     ssize_t w = send(fd, p, len, MSG_NOSIGNAL);
     if (w < 0 && errno == EAGAIN) {
       struct pollfd pf = {.fd = fd, .events = POLLOUT};
-      int left = (int)(deadline - now_ms());
+      int left = (int)(deadline - berth_now_ms());
       if (left <= 0 || poll(&pf, 1, left) <= 0)
         return -1;
       continue;
@@ -182,7 +177,7 @@ static int send_all(int fd, const void *buf, size_t len, int64_t deadline) {
 int berth_probe_once(const struct berth_probe_target *t, char *why, size_t n) {
   if (!t->host || !t->port)
     return -BERTH_E_INVALID;
-  int64_t deadline = now_ms() + (t->timeout_ms > 0 ? t->timeout_ms : 1000);
+  int64_t deadline = berth_now_ms() + (t->timeout_ms > 0 ? t->timeout_ms : 1000);
   _cleanup_close_ int fd = dial(t, deadline, why, n);
   if (fd < 0)
     return 0;
@@ -234,7 +229,7 @@ int berth_probe_once(const struct berth_probe_target *t, char *why, size_t n) {
   size_t got = 0;
   for (;;) {
     struct pollfd pf = {.fd = fd, .events = POLLIN};
-    int left = (int)(deadline - now_ms());
+    int left = (int)(deadline - berth_now_ms());
     if (left <= 0 || poll(&pf, 1, left) <= 0) {
       say(why, n, "accepted a connection but did not answer in time%s", NULL);
       return 0;

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "berth/clock.h"
 #include "berth/state.h"
 #include "cleanup.h"
 
@@ -76,12 +77,6 @@ static const char *const migrations[] = {
     ") WITHOUT ROWID;\n",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
-
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int errc_of_sqlite(int rc) {
   switch (rc & 0xff) {
@@ -469,7 +464,7 @@ static int secret_insert(const struct berth_state *st, const char *project, cons
       (r = bind_text(st, stmt, 1, project, err)) < 0 ||
       (r = bind_text(st, stmt, 2, scope, err)) < 0 || (r = bind_text(st, stmt, 3, key, err)) < 0 ||
       (r = bind_text(st, stmt, 4, value, err)) < 0 ||
-      (r = bind_int64(st, stmt, 5, now_ms(), err)) < 0)
+      (r = bind_int64(st, stmt, 5, berth_unix_ms(), err)) < 0)
     return r;
   return step_done(st, stmt, err);
 }
@@ -570,7 +565,7 @@ int berth_state_mark(struct berth_state *st, const char *project, const char *ke
   if (prepare(st, "INSERT OR REPLACE INTO marks (project, key, at) VALUES (?1, ?2, ?3)", &stmt,
               err) < 0 ||
       bind_text(st, stmt, 1, project, err) < 0 || bind_text(st, stmt, 2, key, err) < 0 ||
-      bind_int64(st, stmt, 3, now_ms(), err) < 0 || step_done(st, stmt, err) < 0)
+      bind_int64(st, stmt, 3, berth_unix_ms(), err) < 0 || step_done(st, stmt, err) < 0)
     return berth_err_wrap(err, "remembering %s", key);
   return 0;
 }
@@ -602,7 +597,7 @@ int berth_state_run_begin(struct berth_state *st, const char *project, const cha
               "INSERT INTO runs (project, command, started_at) VALUES (?1, ?2, ?3) RETURNING id",
               &stmt, err) < 0 ||
       bind_text(st, stmt, 1, project, err) < 0 || bind_text(st, stmt, 2, command, err) < 0 ||
-      bind_int64(st, stmt, 3, now_ms(), err) < 0)
+      bind_int64(st, stmt, 3, berth_unix_ms(), err) < 0)
     goto fail;
   int rc = sqlite3_step(stmt);
   if (rc != SQLITE_ROW) {
@@ -622,8 +617,9 @@ fail:
 int berth_state_run_end(struct berth_state *st, int64_t run, int exit_code, berth_err *err) {
   _cleanup_stmt_ sqlite3_stmt *stmt = NULL;
   if (prepare(st, "UPDATE runs SET ended_at = ?1, exit_code = ?2 WHERE id = ?3", &stmt, err) < 0 ||
-      bind_int64(st, stmt, 1, now_ms(), err) < 0 || bind_int64(st, stmt, 2, exit_code, err) < 0 ||
-      bind_int64(st, stmt, 3, run, err) < 0 || step_done(st, stmt, err) < 0)
+      bind_int64(st, stmt, 1, berth_unix_ms(), err) < 0 ||
+      bind_int64(st, stmt, 2, exit_code, err) < 0 || bind_int64(st, stmt, 3, run, err) < 0 ||
+      step_done(st, stmt, err) < 0)
     return berth_err_wrap(err, "recording the end of run %lld", (long long)run);
   if (sqlite3_changes(st->db) == 0)
     return berth_err_set(err, BERTH_E_NOT_FOUND,
@@ -659,7 +655,7 @@ int berth_state_event(struct berth_state *st, const char *project, const char *s
               &stmt, err) < 0 ||
       bind_text(st, stmt, 1, project, err) < 0 || bind_text(st, stmt, 2, service, err) < 0 ||
       bind_text(st, stmt, 3, kind, err) < 0 || bind_text(st, stmt, 4, message, err) < 0 ||
-      bind_int64(st, stmt, 5, now_ms(), err) < 0 || step_done(st, stmt, err) < 0)
+      bind_int64(st, stmt, 5, berth_unix_ms(), err) < 0 || step_done(st, stmt, err) < 0)
     return berth_err_wrap(err, "recording a %s event in project %s", kind, project);
   return 0;
 }

@@ -16,12 +16,13 @@
 #include <uv.h>
 
 #include "berth/buf.h"
-#include "berth/docker.h"
+#include "berth/clock.h"
 #include "berth/engine.h" /* labels, rebuild */
 #include "berth/ignore.h"
 #include "berth/tar.h"
 #include "berth/watch.h"
 #include "cleanup.h"
+#include "docker.h"
 #include "hash.h"
 
 struct session;
@@ -76,12 +77,6 @@ struct session {
   struct berth_docker *d;
   int quiet_ms;
 };
-
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void emit(struct rule *r, enum berth_watch_what what, size_t files, size_t deleted,
                  int64_t ms, const char *detail) {
@@ -575,7 +570,7 @@ static void run_batch(struct rule *r) {
   size_t n_pending = r->n_pending;
   r->pending = NULL;
   r->n_pending = 0;
-  int64_t t0 = now_ms();
+  int64_t t0 = berth_now_ms();
   /* What really changed: content differs from what berth knows. */
   char **files = calloc(n_pending + 1, sizeof(char *));
   char **deleted = calloc(n_pending + 1, sizeof(char *));
@@ -669,7 +664,7 @@ static void run_batch(struct rule *r) {
                                    .state = s->o->state};
     rc = berth_engine_up(s->p, &eo, NULL, &err);
     if (rc >= 0)
-      emit(r, BERTH_WATCH_EV_REBUILT, n_files, n_deleted, now_ms() - t0, NULL);
+      emit(r, BERTH_WATCH_EV_REBUILT, n_files, n_deleted, berth_now_ms() - t0, NULL);
     goto done;
   }
   if ((rc = current_container(r, &id, &err)) < 0)
@@ -713,7 +708,7 @@ static void run_batch(struct rule *r) {
     if ((rc = sync_files(r, id, files, n_files, deleted, n_deleted, &err)) < 0)
       goto done;
     if (a == BERTH_WATCH_SYNC) {
-      emit(r, BERTH_WATCH_EV_SYNCED, n_files, n_deleted, now_ms() - t0, NULL);
+      emit(r, BERTH_WATCH_EV_SYNCED, n_files, n_deleted, berth_now_ms() - t0, NULL);
       goto done;
     }
   }
@@ -721,7 +716,7 @@ static void run_batch(struct rule *r) {
     int grace = r->svc->stop_grace_ms > 0 ? (int)(r->svc->stop_grace_ms / 1000) : 10;
     if ((rc = berth_docker_container_restart(s->d, id, grace, &err)) < 0)
       goto done;
-    emit(r, BERTH_WATCH_EV_RESTARTED, n_files, n_deleted, now_ms() - t0, NULL);
+    emit(r, BERTH_WATCH_EV_RESTARTED, n_files, n_deleted, berth_now_ms() - t0, NULL);
   } else if (a == BERTH_WATCH_EXEC) {
     struct berth_buf out = BERTH_BUF_INIT(1 << 20);
     int code = -1;
@@ -732,7 +727,7 @@ static void run_batch(struct rule *r) {
         emit(r, BERTH_WATCH_EV_OUTPUT, 0, 0, 0, l);
       snprintf(detail, sizeof(detail), "%s exited with %d", r->w->command.v[0], code);
       emit(r, code == 0 ? BERTH_WATCH_EV_EXECUTED : BERTH_WATCH_EV_ERROR, n_files, n_deleted,
-           now_ms() - t0, detail);
+           berth_now_ms() - t0, detail);
     }
     berth_buf_release(&out);
   }
@@ -747,7 +742,7 @@ done:
       list_add(&r->retry, &r->n_retry, deleted[f]);
     snprintf(detail, sizeof(detail), "%zu change%s not applied yet (retried): %s",
              n_files + n_deleted, n_files + n_deleted == 1 ? "" : "s", msg ? msg : "error");
-    emit(r, BERTH_WATCH_EV_ERROR, n_files, n_deleted, now_ms() - t0, detail);
+    emit(r, BERTH_WATCH_EV_ERROR, n_files, n_deleted, berth_now_ms() - t0, detail);
     berth_err_free(&err);
   }
   free_list(files, n_files);

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 
 #include "berth/buf.h"
-#include "berth/docker.h"
+#include "docker.h"
 
 /* Bounds on what the engine may send us in one piece. */
 #define BERTH__MAX_BODY (64u << 20) /* a buffered JSON answer (inspect, list) */

@@ -9,13 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct berth_strv {
-  char **v; /* NULL-terminated when n > 0 (usable as argv) */
-  size_t n;
-};
-
-/* Frees the strings and the array; leaves an empty list. */
-void berth_strv_release(struct berth_strv *v);
+#include "berth/strv.h"
 
 struct berth_kv {
   char *key;

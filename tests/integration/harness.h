@@ -11,7 +11,7 @@
 #include <cmocka.h>
 // clang-format on
 
-#include "berth/docker.h"
+#include "docker.h"
 
 struct it {
   struct berth_docker *d;
