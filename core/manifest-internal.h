@@ -2,6 +2,7 @@
 #ifndef BERTH_MANIFEST_INTERNAL_H
 #define BERTH_MANIFEST_INTERNAL_H
 
+#include "berth/images.h"
 #include "berth/interp.h"
 #include "berth/manifest.h"
 #include "berth/node.h"
@@ -38,5 +39,53 @@ void berth__read_project(struct berth__reader *r, const struct berth_node *root)
 /* Absolute path of rel against dir (rel may be absolute, or start with
  * ~/). Lexically cleaned. NULL on allocation failure. */
 char *berth__abspath(const char *dir, const char *rel);
+
+/* Reads infra.<k> (n is its value) into r->p->infra (manifest-infra.c). */
+void berth__read_infra(struct berth__reader *r, const struct berth_node *k,
+                       const struct berth_node *n, const struct berth_image_refs *images);
+
+/* ---- typed reads (manifest-value.c) ----
+ * Each reports what is wrong at its node (with the key path, "a.b[3]")
+ * and returns a default, so one load reports every problem. Allocation
+ * failures set r->oom. */
+#define BERTH__PATH_MAX 512
+
+/* Builds "a.b[3]" style paths into a buffer of BERTH__PATH_MAX. */
+const char *berth__pathf(char *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+char *berth__strdup(struct berth__reader *r, const char *s);
+struct berth_pos berth__pos_of(const struct berth_node *n);
+/* Grows *vp (an array of *n elements of size sz) by one zeroed element
+ * and returns it, or NULL (r->oom). */
+void *berth__grow(struct berth__reader *r, void *vp, size_t *n, size_t sz);
+void berth__strv_push(struct berth__reader *r, struct berth_strv *sv, const char *s);
+void berth__kvv_set(struct berth__reader *r, struct berth_kvv *kv, const char *k, const char *v);
+bool berth__is_scalar(const struct berth_node *n);
+bool berth__want_scalar(struct berth__reader *r, const struct berth_node *n, const char *path,
+                        const char *what);
+/* NULL for null or absent. */
+char *berth__read_str(struct berth__reader *r, const struct berth_node *n, const char *path);
+bool berth__read_bool(struct berth__reader *r, const struct berth_node *n, const char *path,
+                      bool def);
+int64_t berth__read_int(struct berth__reader *r, const struct berth_node *n, const char *path,
+                        int64_t min, int64_t max, int64_t def);
+int64_t berth__read_duration(struct berth__reader *r, const struct berth_node *n, const char *path,
+                             int64_t def);
+/* Splits a command string the way Compose does (shell words, no shell). */
+void berth__shell_split(struct berth__reader *r, const struct berth_node *n, const char *path,
+                        struct berth_strv *out);
+/* A list of strings; with string_ok a single string becomes [s] (or its
+ * shell words with split). */
+void berth__read_strv(struct berth__reader *r, const struct berth_node *n, const char *path,
+                      struct berth_strv *out, bool string_ok, bool split);
+/* {K: V}; with null_from_env a null value comes from the environment. */
+void berth__read_kv(struct berth__reader *r, const struct berth_node *n, const char *path,
+                    struct berth_kvv *out, bool null_from_env);
+/* Errors for keys of map not in known (with a suggestion), warnings for
+ * those in unsupported; x- keys always pass. */
+void berth__check_keys(struct berth__reader *r, const struct berth_node *map, const char *path,
+                       const char *const *known, const char *const *unsupported);
+/* map itself, or NULL (with an error unless it is null). */
+const struct berth_node *berth__want_map(struct berth__reader *r, const struct berth_node *n,
+                                         const char *path);
 
 #endif

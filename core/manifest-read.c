@@ -13,287 +13,6 @@
 #include "cleanup.h"
 #include "manifest-internal.h"
 
-#define PATH_MAX_LEN 512
-
-/* Builds "a.b[3]" style paths into a caller's buffer. */
-static const char *pathf(char *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static const char *pathf(char *buf, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(buf, PATH_MAX_LEN, fmt, ap);
-  va_end(ap);
-  return buf;
-}
-
-static char *xstrdup(struct berth__reader *r, const char *s) {
-  if (!s)
-    return NULL;
-  char *d = strdup(s);
-  if (!d)
-    r->oom = true;
-  return d;
-}
-
-static struct berth_pos pos_of(const struct berth_node *n) {
-  return (struct berth_pos){
-      .file = n ? n->file : NULL, .line = n ? n->line : 0, .col = n ? n->col : 0};
-}
-
-/* Grows *v (of *n elements of size sz) by one zeroed element. */
-static void *grow(struct berth__reader *r, void *vp, size_t *n, size_t sz) {
-  void **v = vp;
-  char *p = realloc(*v, (*n + 1) * sz);
-  if (!p) {
-    r->oom = true;
-    return NULL;
-  }
-  memset(p + *n * sz, 0, sz);
-  *v = p;
-  return p + (*n)++ * sz;
-}
-
-/* Lists stay NULL-terminated, so they serve as argv as they are. */
-static void strv_push(struct berth__reader *r, struct berth_strv *sv, const char *s) {
-  char **v = realloc(sv->v, (sv->n + 2) * sizeof(*v));
-  if (!v) {
-    r->oom = true;
-    return;
-  }
-  sv->v = v;
-  if (!(v[sv->n] = xstrdup(r, s)))
-    return;
-  v[++sv->n] = NULL;
-}
-
-static void kvv_set(struct berth__reader *r, struct berth_kvv *kv, const char *k, const char *v) {
-  for (size_t i = 0; i < kv->n; i++)
-    if (!strcmp(kv->v[i].key, k)) {
-      free(kv->v[i].value);
-      kv->v[i].value = xstrdup(r, v);
-      return;
-    }
-  struct berth_kv *slot = grow(r, &kv->v, &kv->n, sizeof(*slot));
-  if (slot) {
-    slot->key = xstrdup(r, k);
-    slot->value = xstrdup(r, v);
-  }
-}
-
-/* ---- typed reads ---- */
-
-static bool is_scalar(const struct berth_node *n) {
-  return n && n->type == BERTH_NODE_SCALAR;
-}
-
-static bool want_scalar(struct berth__reader *r, const struct berth_node *n, const char *path,
-                        const char *what) {
-  if (is_scalar(n))
-    return true;
-  berth__error(r, n, path, "expected %s, found %s", what, berth_node_type_name(n));
-  return false;
-}
-
-static char *read_str(struct berth__reader *r, const struct berth_node *n, const char *path) {
-  if (berth_node_is_null(n))
-    return NULL;
-  return want_scalar(r, n, path, "a string") ? xstrdup(r, n->value) : NULL;
-}
-
-static bool read_bool(struct berth__reader *r, const struct berth_node *n, const char *path,
-                      bool def) {
-  bool b;
-  if (berth_node_is_null(n))
-    return def;
-  if (berth_node_is_bool(n, &b))
-    return b;
-  berth__error(r, n, path, "expected true or false, found \"%s\"", is_scalar(n) ? n->value : "");
-  return def;
-}
-
-static int64_t read_int(struct berth__reader *r, const struct berth_node *n, const char *path,
-                        int64_t min, int64_t max, int64_t def) {
-  int64_t v;
-  if (berth_node_is_null(n))
-    return def;
-  if (!berth_node_is_int(n, &v) &&
-      !(is_scalar(n) && n->quoted &&
-        berth_node_is_int(&(struct berth_node){.type = BERTH_NODE_SCALAR, .value = n->value},
-                          &v))) {
-    berth__error(r, n, path, "expected a whole number, found \"%s\"",
-                 is_scalar(n) ? n->value : berth_node_type_name(n));
-    return def;
-  }
-  if (v < min || v > max) {
-    berth__error(r, n, path, "%lld is out of range (%lld to %lld)", (long long)v, (long long)min,
-                 (long long)max);
-    return def;
-  }
-  return v;
-}
-
-static int64_t read_duration(struct berth__reader *r, const struct berth_node *n, const char *path,
-                             int64_t def) {
-  if (berth_node_is_null(n))
-    return def;
-  int64_t ms;
-  if (!want_scalar(r, n, path, "a duration"))
-    return def;
-  if (berth_parse_duration_ms(n->value, &ms) < 0) {
-    berth__error(r, n, path, "\"%s\" is not a duration; write it like 30s, 1m30s or 250ms",
-                 n->value);
-    return def;
-  }
-  return ms;
-}
-
-/* Splits a command string the way Compose does (shell words, no shell). */
-static void shell_split(struct berth__reader *r, const struct berth_node *n, const char *path,
-                        struct berth_strv *out) {
-  const char *s = n->value;
-  struct berth_buf w = BERTH_BUF_INIT(1 << 20);
-  bool in_word = false;
-  while (*s) {
-    char c = *s;
-    if (isspace((unsigned char)c)) {
-      if (in_word) {
-        strv_push(r, out, w.data ? w.data : "");
-        berth_buf_reset(&w);
-        in_word = false;
-      }
-      s++;
-      continue;
-    }
-    in_word = true;
-    if (c == '\'') {
-      const char *end = strchr(s + 1, '\'');
-      if (!end) {
-        berth__error(r, n, path, "unterminated ' quote in \"%s\"", n->value);
-        break;
-      }
-      berth_buf_add(&w, s + 1, (size_t)(end - s - 1));
-      s = end + 1;
-    } else if (c == '"') {
-      s++;
-      while (*s && *s != '"') {
-        if (*s == '\\' && (s[1] == '"' || s[1] == '\\' || s[1] == '$' || s[1] == '`'))
-          s++;
-        berth_buf_add(&w, s, 1);
-        s++;
-      }
-      if (*s != '"') {
-        berth__error(r, n, path, "unterminated \" quote in \"%s\"", n->value);
-        break;
-      }
-      s++;
-    } else if (c == '\\' && s[1]) {
-      berth_buf_add(&w, s + 1, 1);
-      s += 2;
-    } else {
-      berth_buf_add(&w, s, 1);
-      s++;
-    }
-  }
-  if (in_word)
-    strv_push(r, out, w.data ? w.data : "");
-  berth_buf_release(&w);
-}
-
-/* A list of strings; a single string becomes [s] (or shell words). */
-static void read_strv(struct berth__reader *r, const struct berth_node *n, const char *path,
-                      struct berth_strv *out, bool string_ok, bool split) {
-  char p[PATH_MAX_LEN];
-  if (berth_node_is_null(n))
-    return;
-  if (is_scalar(n) && string_ok) {
-    if (split)
-      shell_split(r, n, path, out);
-    else
-      strv_push(r, out, n->value);
-    return;
-  }
-  if (n->type != BERTH_NODE_SEQ) {
-    berth__error(r, n, path, "expected a list%s, found %s", string_ok ? " or a string" : "",
-                 berth_node_type_name(n));
-    return;
-  }
-  for (size_t i = 0; i < n->n; i++)
-    if (want_scalar(r, n->items[i], pathf(p, "%s[%zu]", path, i), "a string"))
-      strv_push(r, out, n->items[i]->value);
-}
-
-/* {K: V} (list forms were turned into maps before merging). */
-static void read_kv(struct berth__reader *r, const struct berth_node *n, const char *path,
-                    struct berth_kvv *out, bool null_from_env) {
-  char p[PATH_MAX_LEN];
-  if (berth_node_is_null(n))
-    return;
-  if (n->type != BERTH_NODE_MAP) {
-    berth__error(r, n, path, "expected a mapping or a list of KEY=VALUE, found %s",
-                 berth_node_type_name(n));
-    return;
-  }
-  for (size_t i = 0; i + 1 < n->n; i += 2) {
-    const struct berth_node *k = n->items[i], *v = n->items[i + 1];
-    if (!want_scalar(r, k, path, "a key"))
-      continue;
-    if (berth_node_is_null(v)) {
-      if (null_from_env) {
-        /* "KEY" alone: the value comes from the environment (or .env);
-         * unset means the variable is not passed at all. */
-        /* Unset everywhere: the variable is declared without a value
-         * (null), and it overrides an env_file's value (Compose). */
-        const char *val = berth_lookup_env_then_vars(k->value, r->vars);
-        kvv_set(r, out, k->value, val);
-      } else {
-        kvv_set(r, out, k->value, "");
-      }
-      continue;
-    }
-    if (want_scalar(r, v, pathf(p, "%s.%s", path, k->value), "a string, number or boolean"))
-      kvv_set(r, out, k->value, v->value);
-  }
-}
-
-/* Checks the keys of map against known (read here) and unsupported
- * (warned about, with their line). x- keys are extensions: always fine. */
-static void check_keys(struct berth__reader *r, const struct berth_node *map, const char *path,
-                       const char *const *known, const char *const *unsupported) {
-  char p[PATH_MAX_LEN];
-  for (size_t i = 0; i + 1 < map->n; i += 2) {
-    const struct berth_node *k = map->items[i];
-    if (!is_scalar(k)) {
-      berth__error(r, k, path, "keys must be strings, found %s", berth_node_type_name(k));
-      continue;
-    }
-    if (!strncmp(k->value, "x-", 2))
-      continue;
-    bool ok = false;
-    for (const char *const *kk = known; *kk && !ok; kk++)
-      ok = !strcmp(*kk, k->value);
-    for (const char *const *kk = unsupported; kk && *kk && !ok; kk++)
-      if (!strcmp(*kk, k->value)) {
-        berth__warn(r, k, pathf(p, "%s%s%s", path, *path ? "." : "", k->value),
-                    "not supported by berth yet; ignored");
-        ok = true;
-      }
-    if (ok)
-      continue;
-    const char *sug = berth__suggest(k->value, known);
-    berth__error(r, k, pathf(p, "%s%s%s", path, *path ? "." : "", k->value),
-                 "unknown key \"%s\"%s%s%s", k->value, sug ? " (did you mean \"" : "",
-                 sug ? sug : "", sug ? "\"?)" : "");
-  }
-}
-
-static const struct berth_node *want_map(struct berth__reader *r, const struct berth_node *n,
-                                         const char *path) {
-  if (n && n->type == BERTH_NODE_MAP)
-    return n;
-  if (!berth_node_is_null(n))
-    berth__error(r, n, path, "expected a mapping, found %s", berth_node_type_name(n));
-  return NULL;
-}
-
 /* ---- ports ---- */
 
 static bool parse_range(const char *s, uint16_t *lo, uint16_t *hi) {
@@ -319,16 +38,16 @@ static bool parse_range(const char *s, uint16_t *lo, uint16_t *hi) {
 static void add_port(struct berth__reader *r, struct berth_service *s, const struct berth_node *n,
                      const char *ip, uint16_t hs, uint16_t he, uint16_t cs, uint16_t ce,
                      const char *proto) {
-  struct berth_port *p = grow(r, &s->ports, &s->n_ports, sizeof(*p));
+  struct berth_port *p = berth__grow(r, &s->ports, &s->n_ports, sizeof(*p));
   if (!p)
     return;
-  p->host_ip = xstrdup(r, ip && *ip ? ip : "127.0.0.1");
+  p->host_ip = berth__strdup(r, ip && *ip ? ip : "127.0.0.1");
   p->host_start = hs;
   p->host_end = he;
   p->container_start = cs;
   p->container_end = ce;
-  p->protocol = xstrdup(r, proto && *proto ? proto : "tcp");
-  p->pos = pos_of(n);
+  p->protocol = berth__strdup(r, proto && *proto ? proto : "tcp");
+  p->pos = berth__pos_of(n);
 }
 
 static void read_port_short(struct berth__reader *r, struct berth_service *s,
@@ -420,7 +139,7 @@ static void read_port_short(struct berth__reader *r, struct berth_service *s,
 
 static void read_ports(struct berth__reader *r, struct berth_service *s, const struct berth_node *n,
                        const char *path) {
-  char p[PATH_MAX_LEN], q[PATH_MAX_LEN];
+  char p[BERTH__PATH_MAX], q[BERTH__PATH_MAX];
   if (berth_node_is_null(n))
     return;
   if (n->type != BERTH_NODE_SEQ) {
@@ -431,8 +150,8 @@ static void read_ports(struct berth__reader *r, struct berth_service *s, const s
   static const char *const long_unsupported[] = {"mode", "name", "app_protocol", NULL};
   for (size_t i = 0; i < n->n; i++) {
     const struct berth_node *it = n->items[i];
-    pathf(p, "%s[%zu]", path, i);
-    if (is_scalar(it)) {
+    berth__pathf(p, "%s[%zu]", path, i);
+    if (berth__is_scalar(it)) {
       read_port_short(r, s, it, p);
       continue;
     }
@@ -442,23 +161,24 @@ static void read_ports(struct berth__reader *r, struct berth_service *s, const s
                    berth_node_type_name(it));
       continue;
     }
-    check_keys(r, it, p, long_keys, long_unsupported);
+    berth__check_keys(r, it, p, long_keys, long_unsupported);
     const struct berth_node *t = berth_node_get(it, "target");
     const struct berth_node *pub = berth_node_get(it, "published");
     uint16_t cs, ce, hs = 0, he = 0;
-    if (!t || !is_scalar(t) || !parse_range(t->value, &cs, &ce) || cs == 0 || ce != cs) {
-      berth__error(r, t ? t : it, pathf(q, "%s.target", p),
+    if (!t || !berth__is_scalar(t) || !parse_range(t->value, &cs, &ce) || cs == 0 || ce != cs) {
+      berth__error(r, t ? t : it, berth__pathf(q, "%s.target", p),
                    "expected the container port (1-65535)");
       continue;
     }
     if (pub && !berth_node_is_null(pub) &&
-        (!is_scalar(pub) || !parse_range(pub->value, &hs, &he))) {
-      berth__error(r, pub, pathf(q, "%s.published", p), "expected a host port or range");
+        (!berth__is_scalar(pub) || !parse_range(pub->value, &hs, &he))) {
+      berth__error(r, pub, berth__pathf(q, "%s.published", p), "expected a host port or range");
       continue;
     }
-    _cleanup_free_ char *ip = read_str(r, berth_node_get(it, "host_ip"), pathf(q, "%s.host_ip", p));
+    _cleanup_free_ char *ip =
+        berth__read_str(r, berth_node_get(it, "host_ip"), berth__pathf(q, "%s.host_ip", p));
     _cleanup_free_ char *proto =
-        read_str(r, berth_node_get(it, "protocol"), pathf(q, "%s.protocol", p));
+        berth__read_str(r, berth_node_get(it, "protocol"), berth__pathf(q, "%s.protocol", p));
     add_port(r, s, it, ip, hs, he ? he : hs, cs, ce, proto);
   }
 }
@@ -489,15 +209,16 @@ static void add_mount(struct berth__reader *r, struct berth_service *s,
       return;
     }
   }
-  struct berth_mount *m = grow(r, &s->mounts, &s->n_mounts, sizeof(*m));
+  struct berth_mount *m = berth__grow(r, &s->mounts, &s->n_mounts, sizeof(*m));
   if (!m)
     return;
   m->type = type;
-  m->target = xstrdup(r, target);
+  m->target = berth__strdup(r, target);
   m->read_only = ro;
   m->tmpfs_size = size;
   if (source && *source)
-    m->source = type == BERTH_MOUNT_T_BIND ? berth__abspath(r->dir, source) : xstrdup(r, source);
+    m->source =
+        type == BERTH_MOUNT_T_BIND ? berth__abspath(r->dir, source) : berth__strdup(r, source);
   if (source && *source && !m->source)
     r->oom = true;
 }
@@ -505,7 +226,7 @@ static void add_mount(struct berth__reader *r, struct berth_service *s,
 static void read_volumes(struct berth__reader *r, struct berth_service *s,
                          const struct berth_node *root, const struct berth_node *n,
                          const char *path) {
-  char p[PATH_MAX_LEN], q[PATH_MAX_LEN];
+  char p[BERTH__PATH_MAX], q[BERTH__PATH_MAX];
   if (berth_node_is_null(n))
     return;
   if (n->type != BERTH_NODE_SEQ) {
@@ -516,8 +237,8 @@ static void read_volumes(struct berth__reader *r, struct berth_service *s,
   static const char *const long_unsupported[] = {"bind", "volume", "consistency", NULL};
   for (size_t i = 0; i < n->n; i++) {
     const struct berth_node *it = n->items[i];
-    pathf(p, "%s[%zu]", path, i);
-    if (is_scalar(it)) {
+    berth__pathf(p, "%s[%zu]", path, i);
+    if (berth__is_scalar(it)) {
       _cleanup_free_ char *spec = strdup(it->value);
       if (!spec) {
         r->oom = true;
@@ -562,11 +283,15 @@ static void read_volumes(struct berth__reader *r, struct berth_service *s,
                    berth_node_type_name(it));
       continue;
     }
-    check_keys(r, it, p, long_keys, long_unsupported);
-    _cleanup_free_ char *type = read_str(r, berth_node_get(it, "type"), pathf(q, "%s.type", p));
-    _cleanup_free_ char *src = read_str(r, berth_node_get(it, "source"), pathf(q, "%s.source", p));
-    _cleanup_free_ char *tgt = read_str(r, berth_node_get(it, "target"), pathf(q, "%s.target", p));
-    bool ro = read_bool(r, berth_node_get(it, "read_only"), pathf(q, "%s.read_only", p), false);
+    berth__check_keys(r, it, p, long_keys, long_unsupported);
+    _cleanup_free_ char *type =
+        berth__read_str(r, berth_node_get(it, "type"), berth__pathf(q, "%s.type", p));
+    _cleanup_free_ char *src =
+        berth__read_str(r, berth_node_get(it, "source"), berth__pathf(q, "%s.source", p));
+    _cleanup_free_ char *tgt =
+        berth__read_str(r, berth_node_get(it, "target"), berth__pathf(q, "%s.target", p));
+    bool ro = berth__read_bool(r, berth_node_get(it, "read_only"),
+                               berth__pathf(q, "%s.read_only", p), false);
     enum berth_mount_type t;
     if (!type || !strcmp(type, "volume"))
       t = BERTH_MOUNT_T_VOLUME;
@@ -575,7 +300,7 @@ static void read_volumes(struct berth__reader *r, struct berth_service *s,
     else if (!strcmp(type, "tmpfs"))
       t = BERTH_MOUNT_T_TMPFS;
     else {
-      berth__error(r, berth_node_get(it, "type"), pathf(q, "%s.type", p),
+      berth__error(r, berth_node_get(it, "type"), berth__pathf(q, "%s.type", p),
                    "unknown volume type \"%s\"; use volume, bind or tmpfs", type);
       continue;
     }
@@ -583,8 +308,8 @@ static void read_volumes(struct berth__reader *r, struct berth_service *s,
     const struct berth_node *tm = berth_node_get(it, "tmpfs");
     if (tm && tm->type == BERTH_NODE_MAP) {
       const struct berth_node *sz = berth_node_get(tm, "size");
-      if (is_scalar(sz) && berth_parse_bytes(sz->value, true, &size) < 0)
-        berth__error(r, sz, pathf(q, "%s.tmpfs.size", p), "\"%s\" is not a size (64m, 1g)",
+      if (berth__is_scalar(sz) && berth_parse_bytes(sz->value, true, &size) < 0)
+        berth__error(r, sz, berth__pathf(q, "%s.tmpfs.size", p), "\"%s\" is not a size (64m, 1g)",
                      sz->value);
     }
     if (t == BERTH_MOUNT_T_BIND && !src) {
@@ -599,27 +324,27 @@ static void read_volumes(struct berth__reader *r, struct berth_service *s,
 
 static void read_depends_on(struct berth__reader *r, struct berth_service *s,
                             const struct berth_node *n, const char *path) {
-  char p[PATH_MAX_LEN], q[PATH_MAX_LEN];
-  const struct berth_node *m = want_map(r, n, path);
+  char p[BERTH__PATH_MAX], q[BERTH__PATH_MAX];
+  const struct berth_node *m = berth__want_map(r, n, path);
   static const char *const keys[] = {"condition", "restart", "required", NULL};
   for (size_t i = 0; m && i + 1 < m->n; i += 2) {
     const struct berth_node *k = m->items[i], *v = m->items[i + 1];
-    pathf(p, "%s.%s", path, k->value);
-    struct berth_dep *d = grow(r, &s->deps, &s->n_deps, sizeof(*d));
+    berth__pathf(p, "%s.%s", path, k->value);
+    struct berth_dep *d = berth__grow(r, &s->deps, &s->n_deps, sizeof(*d));
     if (!d)
       return;
-    d->service = xstrdup(r, k->value);
+    d->service = berth__strdup(r, k->value);
     d->required = true;
-    d->pos = pos_of(k);
+    d->pos = berth__pos_of(k);
     if (berth_node_is_null(v))
       continue;
     if (v->type != BERTH_NODE_MAP) {
       berth__error(r, v, p, "expected {condition: ...}, found %s", berth_node_type_name(v));
       continue;
     }
-    check_keys(r, v, p, keys, NULL);
+    berth__check_keys(r, v, p, keys, NULL);
     const struct berth_node *c = berth_node_get(v, "condition");
-    if (c && want_scalar(r, c, pathf(q, "%s.condition", p), "a condition")) {
+    if (c && berth__want_scalar(r, c, berth__pathf(q, "%s.condition", p), "a condition")) {
       const char *cv = c->value;
       if (!strcmp(cv, "service_started") || !strcmp(cv, "started"))
         d->condition = BERTH_COND_STARTED;
@@ -633,71 +358,75 @@ static void read_depends_on(struct berth__reader *r, struct berth_service *s,
                      "(service_started, service_healthy, service_completed_successfully)",
                      cv);
     }
-    d->restart = read_bool(r, berth_node_get(v, "restart"), pathf(q, "%s.restart", p), false);
-    d->required = read_bool(r, berth_node_get(v, "required"), pathf(q, "%s.required", p), true);
+    d->restart =
+        berth__read_bool(r, berth_node_get(v, "restart"), berth__pathf(q, "%s.restart", p), false);
+    d->required =
+        berth__read_bool(r, berth_node_get(v, "required"), berth__pathf(q, "%s.required", p), true);
   }
 }
 
 static void probe_timing(struct berth__reader *r, struct berth_probe *pr,
                          const struct berth_node *m, const char *path) {
-  char q[PATH_MAX_LEN];
-  pr->interval_ms = read_duration(r, berth_node_get(m, "interval"), pathf(q, "%s.interval", path),
-                                  pr->interval_ms);
-  pr->timeout_ms =
-      read_duration(r, berth_node_get(m, "timeout"), pathf(q, "%s.timeout", path), pr->timeout_ms);
-  pr->start_period_ms = read_duration(r, berth_node_get(m, "start_period"),
-                                      pathf(q, "%s.start_period", path), pr->start_period_ms);
-  pr->retries = (int)read_int(r, berth_node_get(m, "retries"), pathf(q, "%s.retries", path), 0,
-                              1000000, pr->retries);
+  char q[BERTH__PATH_MAX];
+  pr->interval_ms = berth__read_duration(r, berth_node_get(m, "interval"),
+                                         berth__pathf(q, "%s.interval", path), pr->interval_ms);
+  pr->timeout_ms = berth__read_duration(r, berth_node_get(m, "timeout"),
+                                        berth__pathf(q, "%s.timeout", path), pr->timeout_ms);
+  pr->start_period_ms =
+      berth__read_duration(r, berth_node_get(m, "start_period"),
+                           berth__pathf(q, "%s.start_period", path), pr->start_period_ms);
+  pr->retries = (int)berth__read_int(r, berth_node_get(m, "retries"),
+                                     berth__pathf(q, "%s.retries", path), 0, 1000000, pr->retries);
 }
 
 /* Compose's healthcheck: test as CMD / CMD-SHELL / NONE or a string. */
 static void read_healthcheck(struct berth__reader *r, struct berth_service *s,
                              const struct berth_node *n, const char *path) {
-  char q[PATH_MAX_LEN];
-  const struct berth_node *m = want_map(r, n, path);
+  char q[BERTH__PATH_MAX];
+  const struct berth_node *m = berth__want_map(r, n, path);
   if (!m)
     return;
   static const char *const keys[] = {"test",         "interval",       "timeout", "retries",
                                      "start_period", "start_interval", "disable", NULL};
-  check_keys(r, m, path, keys, NULL);
+  berth__check_keys(r, m, path, keys, NULL);
   struct berth_probe *pr = &s->probe;
   /* The engine's defaults, which Compose users expect. */
   *pr = (struct berth_probe){
       .kind = BERTH_PROBE_EXEC, .interval_ms = 30000, .timeout_ms = 30000, .retries = 3};
-  if (read_bool(r, berth_node_get(m, "disable"), pathf(q, "%s.disable", path), false)) {
+  if (berth__read_bool(r, berth_node_get(m, "disable"), berth__pathf(q, "%s.disable", path),
+                       false)) {
     pr->kind = BERTH_PROBE_DISABLED;
     return;
   }
   if (berth_node_get(m, "start_interval"))
-    berth__warn(r, berth_node_get(m, "start_interval"), pathf(q, "%s.start_interval", path),
+    berth__warn(r, berth_node_get(m, "start_interval"), berth__pathf(q, "%s.start_interval", path),
                 "not supported by berth yet (its probes poll fast while starting); ignored");
   probe_timing(r, pr, m, path);
   const struct berth_node *t = berth_node_get(m, "test");
-  pathf(q, "%s.test", path);
+  berth__pathf(q, "%s.test", path);
   if (!t) {
     pr->kind = BERTH_PROBE_IMAGE; /* timings only: the image's test */
     return;
   }
-  if (is_scalar(t)) {
-    strv_push(r, &pr->exec, "/bin/sh");
-    strv_push(r, &pr->exec, "-c");
-    strv_push(r, &pr->exec, t->value);
+  if (berth__is_scalar(t)) {
+    berth__strv_push(r, &pr->exec, "/bin/sh");
+    berth__strv_push(r, &pr->exec, "-c");
+    berth__strv_push(r, &pr->exec, t->value);
     return;
   }
   struct berth_strv v = {0};
-  read_strv(r, t, q, &v, false, false);
+  berth__read_strv(r, t, q, &v, false, false);
   if (v.n == 0) {
     berth__error(r, t, q, "expected [\"CMD\", ...], [\"CMD-SHELL\", \"...\"] or [\"NONE\"]");
   } else if (!strcmp(v.v[0], "NONE")) {
     pr->kind = BERTH_PROBE_DISABLED;
   } else if (!strcmp(v.v[0], "CMD-SHELL") && v.n == 2) {
-    strv_push(r, &pr->exec, "/bin/sh");
-    strv_push(r, &pr->exec, "-c");
-    strv_push(r, &pr->exec, v.v[1]);
+    berth__strv_push(r, &pr->exec, "/bin/sh");
+    berth__strv_push(r, &pr->exec, "-c");
+    berth__strv_push(r, &pr->exec, v.v[1]);
   } else if (!strcmp(v.v[0], "CMD") && v.n >= 2) {
     for (size_t i = 1; i < v.n; i++)
-      strv_push(r, &pr->exec, v.v[i]);
+      berth__strv_push(r, &pr->exec, v.v[i]);
   } else {
     berth__error(r, t, q,
                  "the test starts with \"%s\"; expected CMD, CMD-SHELL (with one "
@@ -713,19 +442,19 @@ static void read_healthcheck(struct berth__reader *r, struct berth_service *s,
  * image | none, with interval, timeout, retries, start_period. */
 static void read_probe(struct berth__reader *r, struct berth_service *s, const struct berth_node *n,
                        const char *path) {
-  char q[PATH_MAX_LEN];
+  char q[BERTH__PATH_MAX];
   struct berth_probe *pr = &s->probe;
   *pr = (struct berth_probe){.interval_ms = 250, .timeout_ms = 1000};
-  if (is_scalar(n) && (!strcmp(n->value, "image") || !strcmp(n->value, "none"))) {
+  if (berth__is_scalar(n) && (!strcmp(n->value, "image") || !strcmp(n->value, "none"))) {
     pr->kind = !strcmp(n->value, "image") ? BERTH_PROBE_IMAGE : BERTH_PROBE_DISABLED;
     return;
   }
-  const struct berth_node *m = want_map(r, n, path);
+  const struct berth_node *m = berth__want_map(r, n, path);
   if (!m)
     return;
   static const char *const keys[] = {"http",    "tcp",     "exec",         "image", "interval",
                                      "timeout", "retries", "start_period", NULL};
-  check_keys(r, m, path, keys, NULL);
+  berth__check_keys(r, m, path, keys, NULL);
   probe_timing(r, pr, m, path);
   const struct berth_node *http = berth_node_get(m, "http"), *tcp = berth_node_get(m, "tcp"),
                           *ex = berth_node_get(m, "exec"), *img = berth_node_get(m, "image");
@@ -736,38 +465,40 @@ static void read_probe(struct berth__reader *r, struct berth_service *s, const s
   }
   if (http) {
     pr->kind = BERTH_PROBE_HTTP;
-    const struct berth_node *hm = want_map(r, http, pathf(q, "%s.http", path));
+    const struct berth_node *hm = berth__want_map(r, http, berth__pathf(q, "%s.http", path));
     static const char *const hkeys[] = {"path", "port", NULL};
     if (!hm)
       return;
-    check_keys(r, hm, q, hkeys, NULL);
-    pr->http_path = read_str(r, berth_node_get(hm, "path"), pathf(q, "%s.http.path", path));
+    berth__check_keys(r, hm, q, hkeys, NULL);
+    pr->http_path =
+        berth__read_str(r, berth_node_get(hm, "path"), berth__pathf(q, "%s.http.path", path));
     if (!pr->http_path)
-      pr->http_path = xstrdup(r, "/");
+      pr->http_path = berth__strdup(r, "/");
     else if (pr->http_path[0] != '/')
       berth__error(r, berth_node_get(hm, "path"), q, "an HTTP path starts with /");
-    pr->port = (uint16_t)read_int(r, berth_node_get(hm, "port"), pathf(q, "%s.http.port", path), 1,
-                                  65535, 0);
+    pr->port = (uint16_t)berth__read_int(r, berth_node_get(hm, "port"),
+                                         berth__pathf(q, "%s.http.port", path), 1, 65535, 0);
     if (!pr->port)
       berth__error(r, http, q,
                    "an http probe needs the container port: {path: /health, port: 3000}");
   } else if (tcp) {
     pr->kind = BERTH_PROBE_TCP;
-    pr->port = (uint16_t)read_int(r, tcp, pathf(q, "%s.tcp", path), 1, 65535, 0);
+    pr->port = (uint16_t)berth__read_int(r, tcp, berth__pathf(q, "%s.tcp", path), 1, 65535, 0);
   } else if (ex) {
     pr->kind = BERTH_PROBE_EXEC;
-    read_strv(r, ex, pathf(q, "%s.exec", path), &pr->exec, true, true);
+    berth__read_strv(r, ex, berth__pathf(q, "%s.exec", path), &pr->exec, true, true);
     if (!pr->exec.n)
       berth__error(r, ex, q, "an exec probe needs a command");
   } else {
-    pr->kind = read_bool(r, img, pathf(q, "%s.image", path), true) ? BERTH_PROBE_IMAGE
-                                                                   : BERTH_PROBE_DISABLED;
+    pr->kind = berth__read_bool(r, img, berth__pathf(q, "%s.image", path), true)
+                   ? BERTH_PROBE_IMAGE
+                   : BERTH_PROBE_DISABLED;
   }
 }
 
 static void read_watch(struct berth__reader *r, struct berth_service *s, const struct berth_node *n,
                        const char *path, bool compose) {
-  char p[PATH_MAX_LEN], q[PATH_MAX_LEN];
+  char p[BERTH__PATH_MAX], q[BERTH__PATH_MAX];
   if (berth_node_is_null(n))
     return;
   if (n->type != BERTH_NODE_SEQ) {
@@ -777,17 +508,19 @@ static void read_watch(struct berth__reader *r, struct berth_service *s, const s
   static const char *const keys[] = {"path",    "action", "target",  "ignore",
                                      "command", "exec",   "include", NULL};
   for (size_t i = 0; i < n->n; i++) {
-    const struct berth_node *m = want_map(r, n->items[i], pathf(p, "%s[%zu]", path, i));
+    const struct berth_node *m =
+        berth__want_map(r, n->items[i], berth__pathf(p, "%s[%zu]", path, i));
     if (!m)
       continue;
     static const char *const wunsup[] = {"initial_sync", NULL};
-    check_keys(r, m, p, keys, wunsup);
+    berth__check_keys(r, m, p, keys, wunsup);
     if (berth_node_get(m, "include"))
-      berth__warn(r, berth_node_get(m, "include"), pathf(q, "%s.include", p),
+      berth__warn(r, berth_node_get(m, "include"), berth__pathf(q, "%s.include", p),
                   "not supported by berth yet; ignored (every file under path is watched)");
-    _cleanup_free_ char *wpath = read_str(r, berth_node_get(m, "path"), pathf(q, "%s.path", p));
+    _cleanup_free_ char *wpath =
+        berth__read_str(r, berth_node_get(m, "path"), berth__pathf(q, "%s.path", p));
     _cleanup_free_ char *action =
-        read_str(r, berth_node_get(m, "action"), pathf(q, "%s.action", p));
+        berth__read_str(r, berth_node_get(m, "action"), berth__pathf(q, "%s.action", p));
     if (!wpath) {
       berth__error(r, m, p, "a watch rule needs a path");
       continue;
@@ -807,38 +540,39 @@ static void read_watch(struct berth__reader *r, struct berth_service *s, const s
         found = (int)a;
     if (found < 0) {
       berth__error(r, berth_node_get(m, "action") ? berth_node_get(m, "action") : m,
-                   pathf(q, "%s.action", p),
+                   berth__pathf(q, "%s.action", p),
                    "%s%s%s; use sync, restart, sync+restart, rebuild or exec",
                    action ? "unknown action \"" : "a watch rule needs an action",
                    action ? action : "", action ? "\"" : "");
       continue;
     }
-    struct berth_watch *w = grow(r, &s->watch, &s->n_watch, sizeof(*w));
+    struct berth_watch *w = berth__grow(r, &s->watch, &s->n_watch, sizeof(*w));
     if (!w)
       return;
     w->path = berth__abspath(r->dir, wpath);
     if (!w->path)
       r->oom = true;
     w->action = actions[found].a;
-    w->pos = pos_of(m);
-    w->target = read_str(r, berth_node_get(m, "target"), pathf(q, "%s.target", p));
-    read_strv(r, berth_node_get(m, "ignore"), pathf(q, "%s.ignore", p), &w->ignore, true, false);
+    w->pos = berth__pos_of(m);
+    w->target = berth__read_str(r, berth_node_get(m, "target"), berth__pathf(q, "%s.target", p));
+    berth__read_strv(r, berth_node_get(m, "ignore"), berth__pathf(q, "%s.ignore", p), &w->ignore,
+                     true, false);
     const struct berth_node *cmd = berth_node_get(m, "command");
     const struct berth_node *exm = berth_node_get(m, "exec");
     if (!cmd && exm && exm->type == BERTH_NODE_MAP) {
       static const char *const ekeys[] = {"command", NULL};
       static const char *const eunsup[] = {"user", "privileged", "working_dir", "environment",
                                            NULL};
-      check_keys(r, exm, pathf(q, "%s.exec", p), ekeys, eunsup);
+      berth__check_keys(r, exm, berth__pathf(q, "%s.exec", p), ekeys, eunsup);
       cmd = berth_node_get(exm, "command");
     }
-    read_strv(r, cmd, pathf(q, "%s.command", p), &w->command, true, true);
+    berth__read_strv(r, cmd, berth__pathf(q, "%s.command", p), &w->command, true, true);
     bool needs_target = w->action == BERTH_WATCH_SYNC || w->action == BERTH_WATCH_SYNC_RESTART ||
                         (w->action == BERTH_WATCH_EXEC && (compose || w->target));
     if (needs_target && !w->target)
       berth__error(r, m, p, "a %s rule needs target: the path in the container to sync to", action);
     else if (w->target && w->target[0] != '/')
-      berth__error(r, berth_node_get(m, "target"), pathf(q, "%s.target", p),
+      berth__error(r, berth_node_get(m, "target"), berth__pathf(q, "%s.target", p),
                    "the target \"%s\" must be an absolute path in the container", w->target);
     if (w->action == BERTH_WATCH_EXEC && !w->command.n)
       berth__error(r, m, p, "an exec rule needs command: [...]");
@@ -850,15 +584,15 @@ static void read_watch(struct berth__reader *r, struct berth_service *s, const s
 static void read_service_networks(struct berth__reader *r, struct berth_service *s,
                                   const struct berth_node *root, const struct berth_node *n,
                                   const char *path) {
-  char p[PATH_MAX_LEN], q[PATH_MAX_LEN];
-  const struct berth_node *m = want_map(r, n, path);
+  char p[BERTH__PATH_MAX], q[BERTH__PATH_MAX];
+  const struct berth_node *m = berth__want_map(r, n, path);
   static const char *const keys[] = {"aliases", NULL};
   static const char *const unsupported[] = {"ipv4_address",   "ipv6_address",   "priority",
                                             "link_local_ips", "mac_address",    "driver_opts",
                                             "gw_priority",    "interface_name", NULL};
   for (size_t i = 0; m && i + 1 < m->n; i += 2) {
     const struct berth_node *k = m->items[i], *v = m->items[i + 1];
-    pathf(p, "%s.%s", path, k->value);
+    berth__pathf(p, "%s.%s", path, k->value);
     if (strcmp(k->value, "default") &&
         berth_node_index(berth_node_get(root, "networks"), k->value) < 0) {
       berth__error(
@@ -866,26 +600,26 @@ static void read_service_networks(struct berth__reader *r, struct berth_service 
           "the network \"%s\" is not declared; add it under the top-level networks:", k->value);
       continue;
     }
-    struct berth_net_attach *a = grow(r, &s->networks, &s->n_networks, sizeof(*a));
+    struct berth_net_attach *a = berth__grow(r, &s->networks, &s->n_networks, sizeof(*a));
     if (!a)
       return;
-    a->network = xstrdup(r, k->value);
+    a->network = berth__strdup(r, k->value);
     if (berth_node_is_null(v))
       continue;
     if (v->type != BERTH_NODE_MAP) {
       berth__error(r, v, p, "expected {aliases: [...]}, found %s", berth_node_type_name(v));
       continue;
     }
-    check_keys(r, v, p, keys, unsupported);
-    read_strv(r, berth_node_get(v, "aliases"), pathf(q, "%s.aliases", p), &a->aliases, false,
-              false);
+    berth__check_keys(r, v, p, keys, unsupported);
+    berth__read_strv(r, berth_node_get(v, "aliases"), berth__pathf(q, "%s.aliases", p), &a->aliases,
+                     false, false);
   }
 }
 
 static void read_file_refs(struct berth__reader *r, const struct berth_node *root,
                            const struct berth_node *n, const char *path, const char *section,
                            const char *default_dir, struct berth_file_ref **out, size_t *count) {
-  char p[PATH_MAX_LEN], q[PATH_MAX_LEN];
+  char p[BERTH__PATH_MAX], q[BERTH__PATH_MAX];
   if (berth_node_is_null(n))
     return;
   if (n->type != BERTH_NODE_SEQ) {
@@ -896,14 +630,14 @@ static void read_file_refs(struct berth__reader *r, const struct berth_node *roo
   static const char *const unsupported[] = {"uid", "gid", "mode", NULL};
   for (size_t i = 0; i < n->n; i++) {
     const struct berth_node *it = n->items[i];
-    pathf(p, "%s[%zu]", path, i);
+    berth__pathf(p, "%s[%zu]", path, i);
     _cleanup_free_ char *src = NULL, *tgt = NULL;
-    if (is_scalar(it)) {
-      src = xstrdup(r, it->value);
+    if (berth__is_scalar(it)) {
+      src = berth__strdup(r, it->value);
     } else if (it->type == BERTH_NODE_MAP) {
-      check_keys(r, it, p, keys, unsupported);
-      src = read_str(r, berth_node_get(it, "source"), pathf(q, "%s.source", p));
-      tgt = read_str(r, berth_node_get(it, "target"), pathf(q, "%s.target", p));
+      berth__check_keys(r, it, p, keys, unsupported);
+      src = berth__read_str(r, berth_node_get(it, "source"), berth__pathf(q, "%s.source", p));
+      tgt = berth__read_str(r, berth_node_get(it, "target"), berth__pathf(q, "%s.target", p));
     } else {
       berth__error(r, it, p, "expected a name or {source, target}, found %s",
                    berth_node_type_name(it));
@@ -917,10 +651,10 @@ static void read_file_refs(struct berth__reader *r, const struct berth_node *roo
       berth__error(r, it, p, "\"%s\" is not declared under the top-level %s:", src, section);
       continue;
     }
-    struct berth_file_ref *f = grow(r, out, count, sizeof(*f));
+    struct berth_file_ref *f = berth__grow(r, out, count, sizeof(*f));
     if (!f)
       return;
-    f->source = xstrdup(r, src);
+    f->source = berth__strdup(r, src);
     if (tgt && tgt[0] == '/')
       f->target = TAKE_PTR(tgt);
     else if (asprintf(&f->target, "%s/%s", default_dir, tgt ? tgt : src) < 0)
@@ -930,37 +664,39 @@ static void read_file_refs(struct berth__reader *r, const struct berth_node *roo
 
 static void read_uses(struct berth__reader *r, struct berth_service *s, const struct berth_node *n,
                       const char *path) {
-  char p[PATH_MAX_LEN], q[PATH_MAX_LEN];
+  char p[BERTH__PATH_MAX], q[BERTH__PATH_MAX];
   if (berth_node_is_null(n))
     return;
   static const char *const keys[] = {"database", "vhost", "as", NULL};
   if (n->type == BERTH_NODE_SEQ) {
     for (size_t i = 0; i < n->n; i++)
-      if (want_scalar(r, n->items[i], pathf(p, "%s[%zu]", path, i), "an infra name")) {
-        struct berth_use *u = grow(r, &s->uses, &s->n_uses, sizeof(*u));
+      if (berth__want_scalar(r, n->items[i], berth__pathf(p, "%s[%zu]", path, i),
+                             "an infra name")) {
+        struct berth_use *u = berth__grow(r, &s->uses, &s->n_uses, sizeof(*u));
         if (u) {
-          u->infra = xstrdup(r, n->items[i]->value);
-          u->pos = pos_of(n->items[i]);
+          u->infra = berth__strdup(r, n->items[i]->value);
+          u->pos = berth__pos_of(n->items[i]);
         }
       }
     return;
   }
-  const struct berth_node *m = want_map(r, n, path);
+  const struct berth_node *m = berth__want_map(r, n, path);
   for (size_t i = 0; m && i + 1 < m->n; i += 2) {
     const struct berth_node *k = m->items[i], *v = m->items[i + 1];
-    pathf(p, "%s.%s", path, k->value);
-    struct berth_use *u = grow(r, &s->uses, &s->n_uses, sizeof(*u));
+    berth__pathf(p, "%s.%s", path, k->value);
+    struct berth_use *u = berth__grow(r, &s->uses, &s->n_uses, sizeof(*u));
     if (!u)
       return;
-    u->infra = xstrdup(r, k->value);
-    u->pos = pos_of(k);
-    const struct berth_node *vm = want_map(r, v, p);
+    u->infra = berth__strdup(r, k->value);
+    u->pos = berth__pos_of(k);
+    const struct berth_node *vm = berth__want_map(r, v, p);
     if (!vm)
       continue;
-    check_keys(r, vm, p, keys, NULL);
-    u->database = read_str(r, berth_node_get(vm, "database"), pathf(q, "%s.database", p));
-    u->vhost = read_str(r, berth_node_get(vm, "vhost"), pathf(q, "%s.vhost", p));
-    u->as = read_str(r, berth_node_get(vm, "as"), pathf(q, "%s.as", p));
+    berth__check_keys(r, vm, p, keys, NULL);
+    u->database =
+        berth__read_str(r, berth_node_get(vm, "database"), berth__pathf(q, "%s.database", p));
+    u->vhost = berth__read_str(r, berth_node_get(vm, "vhost"), berth__pathf(q, "%s.vhost", p));
+    u->as = berth__read_str(r, berth_node_get(vm, "as"), berth__pathf(q, "%s.as", p));
   }
 }
 
@@ -968,7 +704,7 @@ static void read_uses(struct berth__reader *r, struct berth_service *s, const st
 
 static void read_cpu(struct berth__reader *r, struct berth_service *s, const struct berth_node *n,
                      const char *path) {
-  if (berth_node_is_null(n) || !want_scalar(r, n, path, "a CPU amount"))
+  if (berth_node_is_null(n) || !berth__want_scalar(r, n, path, "a CPU amount"))
     return;
   if (berth_parse_cpu(n->value, &s->cpu_millis) < 0)
     berth__error(r, n, path, "\"%s\" is not a CPU amount; write 500m (millicores) or 0.5",
@@ -977,7 +713,7 @@ static void read_cpu(struct berth__reader *r, struct berth_service *s, const str
 
 static void read_memory(struct berth__reader *r, struct berth_service *s,
                         const struct berth_node *n, const char *path, bool compose_units) {
-  if (berth_node_is_null(n) || !want_scalar(r, n, path, "a memory size"))
+  if (berth_node_is_null(n) || !berth__want_scalar(r, n, path, "a memory size"))
     return;
   if (berth_parse_bytes(n->value, compose_units, &s->memory_bytes) < 0)
     berth__error(r, n, path,
@@ -989,61 +725,61 @@ static void read_memory(struct berth__reader *r, struct berth_service *s,
 
 static void read_resources(struct berth__reader *r, struct berth_service *s,
                            const struct berth_node *n, const char *path) {
-  char q[PATH_MAX_LEN];
-  const struct berth_node *m = want_map(r, n, path);
+  char q[BERTH__PATH_MAX];
+  const struct berth_node *m = berth__want_map(r, n, path);
   static const char *const keys[] = {"cpu", "memory", NULL};
   if (!m)
     return;
-  check_keys(r, m, path, keys, NULL);
-  read_cpu(r, s, berth_node_get(m, "cpu"), pathf(q, "%s.cpu", path));
-  read_memory(r, s, berth_node_get(m, "memory"), pathf(q, "%s.memory", path), false);
+  berth__check_keys(r, m, path, keys, NULL);
+  read_cpu(r, s, berth_node_get(m, "cpu"), berth__pathf(q, "%s.cpu", path));
+  read_memory(r, s, berth_node_get(m, "memory"), berth__pathf(q, "%s.memory", path), false);
 }
 
 static void read_deploy(struct berth__reader *r, struct berth_service *s,
                         const struct berth_node *n, const char *path) {
-  char q[PATH_MAX_LEN], t[PATH_MAX_LEN];
-  const struct berth_node *m = want_map(r, n, path);
+  char q[BERTH__PATH_MAX], t[BERTH__PATH_MAX];
+  const struct berth_node *m = berth__want_map(r, n, path);
   static const char *const keys[] = {"replicas", "resources", "restart_policy", NULL};
   static const char *const unsupported[] = {
       "mode", "placement", "update_config", "rollback_config", "endpoint_mode", "labels", NULL};
   if (!m)
     return;
-  check_keys(r, m, path, keys, unsupported);
-  s->replicas = (int)read_int(r, berth_node_get(m, "replicas"), pathf(q, "%s.replicas", path), 0,
-                              1000, s->replicas);
+  berth__check_keys(r, m, path, keys, unsupported);
+  s->replicas = (int)berth__read_int(r, berth_node_get(m, "replicas"),
+                                     berth__pathf(q, "%s.replicas", path), 0, 1000, s->replicas);
   const struct berth_node *res =
-      want_map(r, berth_node_get(m, "resources"), pathf(q, "%s.resources", path));
+      berth__want_map(r, berth_node_get(m, "resources"), berth__pathf(q, "%s.resources", path));
   if (res) {
     static const char *const rkeys[] = {"limits", "reservations", NULL};
-    check_keys(r, res, q, rkeys, NULL);
+    berth__check_keys(r, res, q, rkeys, NULL);
     const struct berth_node *lim =
-        want_map(r, berth_node_get(res, "limits"), pathf(t, "%s.limits", q));
+        berth__want_map(r, berth_node_get(res, "limits"), berth__pathf(t, "%s.limits", q));
     static const char *const lkeys[] = {"cpus", "memory", NULL};
     static const char *const lunsup[] = {"pids", "devices", NULL};
     if (lim) {
-      check_keys(r, lim, t, lkeys, lunsup);
-      read_cpu(r, s, berth_node_get(lim, "cpus"), pathf(q, "%s.cpus", t));
-      read_memory(r, s, berth_node_get(lim, "memory"), pathf(q, "%s.memory", t), true);
+      berth__check_keys(r, lim, t, lkeys, lunsup);
+      read_cpu(r, s, berth_node_get(lim, "cpus"), berth__pathf(q, "%s.cpus", t));
+      read_memory(r, s, berth_node_get(lim, "memory"), berth__pathf(q, "%s.memory", t), true);
     }
     if (berth_node_get(res, "reservations"))
       berth__warn(r, berth_node_get(res, "reservations"),
-                  pathf(t, "%s.resources.reservations", path),
+                  berth__pathf(t, "%s.resources.reservations", path),
                   "not supported by berth yet (a laptop reserves nothing); ignored");
   }
-  const struct berth_node *rp =
-      want_map(r, berth_node_get(m, "restart_policy"), pathf(q, "%s.restart_policy", path));
+  const struct berth_node *rp = berth__want_map(r, berth_node_get(m, "restart_policy"),
+                                                berth__pathf(q, "%s.restart_policy", path));
   if (rp) {
     static const char *const rkeys[] = {"condition", NULL};
     static const char *const runsup[] = {"delay", "max_attempts", "window", NULL};
-    check_keys(r, rp, q, rkeys, runsup);
+    berth__check_keys(r, rp, q, rkeys, runsup);
     const struct berth_node *c = berth_node_get(rp, "condition");
-    if (is_scalar(c) && strcmp(c->value, "any") && strcmp(c->value, "none") &&
+    if (berth__is_scalar(c) && strcmp(c->value, "any") && strcmp(c->value, "none") &&
         strcmp(c->value, "on-failure"))
       berth__error(r, c, q, "unknown restart condition \"%s\"; use none, on-failure or any",
                    c->value);
-    if (is_scalar(c) && !s->restart) {
+    if (berth__is_scalar(c) && !s->restart) {
       const char *v = c->value;
-      s->restart = xstrdup(r, !strcmp(v, "any") ? "always" : !strcmp(v, "none") ? "no" : v);
+      s->restart = berth__strdup(r, !strcmp(v, "any") ? "always" : !strcmp(v, "none") ? "no" : v);
     }
   }
 }
@@ -1160,7 +896,7 @@ static const char *kind_of_image(const char *image) {
 
 static void read_build(struct berth__reader *r, struct berth_service *s, const struct berth_node *n,
                        const char *path) {
-  char q[PATH_MAX_LEN];
+  char q[BERTH__PATH_MAX];
   if (berth_node_is_null(n))
     return;
   s->build = calloc(1, sizeof(*s->build));
@@ -1168,12 +904,12 @@ static void read_build(struct berth__reader *r, struct berth_service *s, const s
     r->oom = true;
     return;
   }
-  if (is_scalar(n)) {
+  if (berth__is_scalar(n)) {
     s->build->context = berth__abspath(r->dir, n->value);
-    s->build->dockerfile = xstrdup(r, "Dockerfile");
+    s->build->dockerfile = berth__strdup(r, "Dockerfile");
     return;
   }
-  const struct berth_node *m = want_map(r, n, path);
+  const struct berth_node *m = berth__want_map(r, n, path);
   if (!m)
     return;
   static const char *const keys[] = {"context", "dockerfile", "args", "target", NULL};
@@ -1183,21 +919,23 @@ static void read_build(struct berth__reader *r, struct berth_service *s, const s
                                             "extra_hosts",       "isolation", "privileged",
                                             "no_cache",          "pull",      "additional_contexts",
                                             "dockerfile_inline", "ulimits",   NULL};
-  check_keys(r, m, path, keys, unsupported);
+  berth__check_keys(r, m, path, keys, unsupported);
   _cleanup_free_ char *ctx =
-      read_str(r, berth_node_get(m, "context"), pathf(q, "%s.context", path));
+      berth__read_str(r, berth_node_get(m, "context"), berth__pathf(q, "%s.context", path));
   s->build->context = berth__abspath(r->dir, ctx ? ctx : ".");
   s->build->dockerfile =
-      read_str(r, berth_node_get(m, "dockerfile"), pathf(q, "%s.dockerfile", path));
+      berth__read_str(r, berth_node_get(m, "dockerfile"), berth__pathf(q, "%s.dockerfile", path));
   if (!s->build->dockerfile)
-    s->build->dockerfile = xstrdup(r, "Dockerfile");
-  read_kv(r, berth_node_get(m, "args"), pathf(q, "%s.args", path), &s->build->args, true);
-  s->build->target = read_str(r, berth_node_get(m, "target"), pathf(q, "%s.target", path));
+    s->build->dockerfile = berth__strdup(r, "Dockerfile");
+  berth__read_kv(r, berth_node_get(m, "args"), berth__pathf(q, "%s.args", path), &s->build->args,
+                 true);
+  s->build->target =
+      berth__read_str(r, berth_node_get(m, "target"), berth__pathf(q, "%s.target", path));
 }
 
 static void read_env_files(struct berth__reader *r, struct berth_service *s,
                            const struct berth_node *n, const char *path) {
-  char p[PATH_MAX_LEN];
+  char p[BERTH__PATH_MAX];
   if (berth_node_is_null(n))
     return;
   const struct berth_node *items[1] = {n};
@@ -1209,24 +947,24 @@ static void read_env_files(struct berth__reader *r, struct berth_service *s,
   }
   for (size_t i = 0; i < count; i++) {
     const struct berth_node *it = list[i];
-    pathf(p, n->type == BERTH_NODE_SEQ ? "%s[%zu]" : "%s", path, i);
+    berth__pathf(p, n->type == BERTH_NODE_SEQ ? "%s[%zu]" : "%s", path, i);
     const struct berth_node *pn = it;
     bool required = true;
     if (it->type == BERTH_NODE_MAP) {
       static const char *const ekeys[] = {"path", "required", NULL};
       static const char *const eunsup[] = {"format", NULL};
-      check_keys(r, it, p, ekeys, eunsup);
+      berth__check_keys(r, it, p, ekeys, eunsup);
       pn = berth_node_get(it, "path");
-      required = read_bool(r, berth_node_get(it, "required"), p, true);
+      required = berth__read_bool(r, berth_node_get(it, "required"), p, true);
     }
-    if (!pn || !want_scalar(r, pn, p, "a file path"))
+    if (!pn || !berth__want_scalar(r, pn, p, "a file path"))
       continue;
     _cleanup_free_ char *abs = berth__abspath(r->dir, pn->value);
     if (!abs) {
       r->oom = true;
       return;
     }
-    strv_push(r, &s->env_files, abs);
+    berth__strv_push(r, &s->env_files, abs);
     struct berth_vars vars;
     berth_vars_init(&vars);
     berth_err e = NULL;
@@ -1235,7 +973,7 @@ static void read_env_files(struct berth__reader *r, struct berth_service *s,
       berth_err_free(&e);
     }
     for (size_t k = 0; k < vars.n; k++)
-      kvv_set(r, &s->environment, vars.names[k], vars.values[k]);
+      berth__kvv_set(r, &s->environment, vars.names[k], vars.values[k]);
     berth_vars_release(&vars);
   }
 }
@@ -1245,14 +983,14 @@ static char *node_json(const struct berth_node *n);
 
 static void read_service(struct berth__reader *r, const struct berth_node *root,
                          const struct berth_node *k, const struct berth_node *n) {
-  char path[PATH_MAX_LEN], q[PATH_MAX_LEN];
-  pathf(path, "services.%s", k->value);
+  char path[BERTH__PATH_MAX], q[BERTH__PATH_MAX];
+  berth__pathf(path, "services.%s", k->value);
   struct berth_project *p = r->p;
-  struct berth_service *s = grow(r, &p->services, &p->n_services, sizeof(*s));
+  struct berth_service *s = berth__grow(r, &p->services, &p->n_services, sizeof(*s));
   if (!s)
     return;
-  s->name = xstrdup(r, k->value);
-  s->pos = pos_of(k);
+  s->name = berth__strdup(r, k->value);
+  s->pos = berth__pos_of(k);
   s->replicas = 1;
   bool name_ok = *k->value != '\0';
   for (const char *c = k->value; *c; c++)
@@ -1270,25 +1008,25 @@ static void read_service(struct berth__reader *r, const struct berth_node *root,
     berth__error(r, n, path, "expected a mapping, found %s", berth_node_type_name(n));
     return;
   }
-  check_keys(r, n, path, service_keys, service_unsupported);
+  berth__check_keys(r, n, path, service_keys, service_unsupported);
   const struct berth_node *v;
-#define KEY(name) (v = berth_node_get(n, name), pathf(q, "%s." name, path), v)
-  s->image = read_str(r, KEY("image"), q);
+#define KEY(name) (v = berth_node_get(n, name), berth__pathf(q, "%s." name, path), v)
+  s->image = berth__read_str(r, KEY("image"), q);
   if (KEY("build"))
     read_build(r, s, v, q);
   if (KEY("command")) {
     s->has_command = !berth_node_is_null(v);
-    read_strv(r, v, q, &s->command, true, true);
+    berth__read_strv(r, v, q, &s->command, true, true);
   }
   if (KEY("entrypoint")) {
     s->has_entrypoint = !berth_node_is_null(v);
-    read_strv(r, v, q, &s->entrypoint, true, true);
+    berth__read_strv(r, v, q, &s->entrypoint, true, true);
   }
   if (KEY("env_file"))
     read_env_files(r, s, v, q);
-  read_kv(r, KEY("environment"), q, &s->environment, true);
+  berth__read_kv(r, KEY("environment"), q, &s->environment, true);
   read_ports(r, s, KEY("ports"), q);
-  read_strv(r, KEY("expose"), q, &s->expose, false, false);
+  berth__read_strv(r, KEY("expose"), q, &s->expose, false, false);
   read_volumes(r, s, root, KEY("volumes"), q);
   read_depends_on(r, s, KEY("depends_on"), q);
   if (KEY("healthcheck"))
@@ -1299,7 +1037,7 @@ static void read_service(struct berth__reader *r, const struct berth_node *root,
     else
       read_probe(r, s, v, q);
   }
-  s->replicas = (int)read_int(r, KEY("replicas"), q, 0, 1000, s->replicas);
+  s->replicas = (int)berth__read_int(r, KEY("replicas"), q, 0, 1000, s->replicas);
   if (KEY("deploy"))
     read_deploy(r, s, v, q);
   if (KEY("resources"))
@@ -1310,7 +1048,7 @@ static void read_service(struct berth__reader *r, const struct berth_node *root,
     read_memory(r, s, v, q, true);
   if (KEY("restart")) {
     free(s->restart);
-    s->restart = read_str(r, v, q);
+    s->restart = berth__read_str(r, v, q);
     static const char *const policies[] = {"no", "always", "on-failure", "unless-stopped", NULL};
     bool ok = !s->restart;
     for (const char *const *pp = policies; !ok && *pp; pp++)
@@ -1323,9 +1061,9 @@ static void read_service(struct berth__reader *r, const struct berth_node *root,
                    s->restart);
   }
   if (!s->restart)
-    s->restart = xstrdup(r, "no");
-  read_strv(r, KEY("profiles"), q, &s->profiles, false, false);
-  read_kv(r, KEY("labels"), q, &s->labels, false);
+    s->restart = berth__strdup(r, "no");
+  berth__read_strv(r, KEY("profiles"), q, &s->profiles, false, false);
+  berth__read_kv(r, KEY("labels"), q, &s->labels, false);
   for (size_t i = 0; i < s->labels.n; i++)
     if (!strncmp(s->labels.v[i].key, "berth.", 6))
       berth__error(r, v, q, "the label prefix berth. is reserved for berth's own labels (%s)",
@@ -1333,43 +1071,44 @@ static void read_service(struct berth__reader *r, const struct berth_node *root,
   if (KEY("watch"))
     read_watch(r, s, v, q, false);
   if (KEY("develop")) {
-    const struct berth_node *dm = want_map(r, v, q);
+    const struct berth_node *dm = berth__want_map(r, v, q);
     static const char *const dkeys[] = {"watch", NULL};
     if (dm) {
-      check_keys(r, dm, q, dkeys, NULL);
+      berth__check_keys(r, dm, q, dkeys, NULL);
       if (berth_node_get(n, "watch") && berth_node_get(dm, "watch"))
         berth__error(r, dm, q, "set watch or develop.watch, not both");
       else
-        read_watch(r, s, berth_node_get(dm, "watch"), pathf(q, "%s.develop.watch", path), true);
+        read_watch(r, s, berth_node_get(dm, "watch"), berth__pathf(q, "%s.develop.watch", path),
+                   true);
     }
   }
-  s->container_name = read_str(r, KEY("container_name"), q);
-  s->hostname = read_str(r, KEY("hostname"), q);
-  s->user = read_str(r, KEY("user"), q);
-  s->working_dir = read_str(r, KEY("working_dir"), q);
-  s->stop_signal = read_str(r, KEY("stop_signal"), q);
+  s->container_name = berth__read_str(r, KEY("container_name"), q);
+  s->hostname = berth__read_str(r, KEY("hostname"), q);
+  s->user = berth__read_str(r, KEY("user"), q);
+  s->working_dir = berth__read_str(r, KEY("working_dir"), q);
+  s->stop_signal = berth__read_str(r, KEY("stop_signal"), q);
   if (KEY("stop_grace_period"))
-    s->stop_grace_ms = read_duration(r, v, q, -1);
+    s->stop_grace_ms = berth__read_duration(r, v, q, -1);
   if (KEY("init") && !berth_node_is_null(v))
-    s->init = read_bool(r, v, q, false);
-  read_strv(r, KEY("tmpfs"), q, &s->tmpfs, true, false);
+    s->init = berth__read_bool(r, v, q, false);
+  berth__read_strv(r, KEY("tmpfs"), q, &s->tmpfs, true, false);
   if (KEY("extra_hosts")) {
     struct berth_kvv hosts = {0};
-    read_kv(r, v, q, &hosts, false);
+    berth__read_kv(r, v, q, &hosts, false);
     for (size_t i = 0; i < hosts.n; i++) {
       char *h = NULL;
       if (asprintf(&h, "%s:%s", hosts.v[i].key, hosts.v[i].value) < 0)
         r->oom = true;
       else
-        strv_push(r, &s->extra_hosts, h);
+        berth__strv_push(r, &s->extra_hosts, h);
       free(h);
       free(hosts.v[i].key);
       free(hosts.v[i].value);
     }
     free(hosts.v);
   }
-  read_strv(r, KEY("cap_add"), q, &s->cap_add, false, false);
-  read_strv(r, KEY("cap_drop"), q, &s->cap_drop, false, false);
+  berth__read_strv(r, KEY("cap_add"), q, &s->cap_add, false, false);
+  berth__read_strv(r, KEY("cap_drop"), q, &s->cap_drop, false, false);
   if (KEY("networks"))
     read_service_networks(r, s, root, v, q);
   read_file_refs(r, root, KEY("secrets"), q, "secrets", "/run/secrets", &s->secrets, &s->n_secrets);
@@ -1386,201 +1125,23 @@ static void read_service(struct berth__reader *r, const struct berth_node *root,
       r->oom = true;
       continue;
     }
-    kvv_set(r, &s->extensions, key, json);
+    berth__kvv_set(r, &s->extensions, key, json);
     if (!strcmp(key, "x-berth-kind")) {
       const struct berth_node *kv = n->items[i + 1];
-      if (!is_scalar(kv) || (strcmp(kv->value, "postgres") && strcmp(kv->value, "redis") &&
-                             strcmp(kv->value, "rabbitmq")))
-        berth__error(r, kv, pathf(q, "%s.x-berth-kind", path),
+      if (!berth__is_scalar(kv) || (strcmp(kv->value, "postgres") && strcmp(kv->value, "redis") &&
+                                    strcmp(kv->value, "rabbitmq")))
+        berth__error(r, kv, berth__pathf(q, "%s.x-berth-kind", path),
                      "expected postgres, redis or rabbitmq");
       else
-        s->kind = xstrdup(r, kv->value);
+        s->kind = berth__strdup(r, kv->value);
     }
   }
   if (!s->kind && s->image && kind_of_image(s->image))
-    s->kind = xstrdup(r, kind_of_image(s->image));
+    s->kind = berth__strdup(r, kind_of_image(s->image));
   if (s->n_networks == 0) {
-    struct berth_net_attach *a = grow(r, &s->networks, &s->n_networks, sizeof(*a));
+    struct berth_net_attach *a = berth__grow(r, &s->networks, &s->n_networks, sizeof(*a));
     if (a)
-      a->network = xstrdup(r, "default");
-  }
-}
-
-/* ---- infra ---- */
-
-static void read_databases(struct berth__reader *r, struct berth_infra *in,
-                           const struct berth_node *n, const char *path) {
-  char p[PATH_MAX_LEN], q[PATH_MAX_LEN];
-  if (berth_node_is_null(n))
-    return;
-  if (n->type != BERTH_NODE_SEQ) {
-    berth__error(r, n, path, "expected a list of databases, found %s", berth_node_type_name(n));
-    return;
-  }
-  static const char *const keys[] = {"name", "owner", "password", "schemas", "extensions", NULL};
-  for (size_t i = 0; i < n->n; i++) {
-    const struct berth_node *it = n->items[i];
-    pathf(p, "%s[%zu]", path, i);
-    struct berth_pg_database *d = grow(r, &in->databases, &in->n_databases, sizeof(*d));
-    if (!d)
-      return;
-    if (is_scalar(it)) {
-      d->name = xstrdup(r, it->value);
-      continue;
-    }
-    const struct berth_node *m = want_map(r, it, p);
-    if (!m)
-      continue;
-    check_keys(r, m, p, keys, NULL);
-    d->name = read_str(r, berth_node_get(m, "name"), pathf(q, "%s.name", p));
-    if (!d->name)
-      berth__error(r, m, p, "a database needs a name");
-    d->owner = read_str(r, berth_node_get(m, "owner"), pathf(q, "%s.owner", p));
-    d->password = read_str(r, berth_node_get(m, "password"), pathf(q, "%s.password", p));
-    read_strv(r, berth_node_get(m, "schemas"), pathf(q, "%s.schemas", p), &d->schemas, false,
-              false);
-    read_strv(r, berth_node_get(m, "extensions"), pathf(q, "%s.extensions", p), &d->extensions,
-              false, false);
-  }
-}
-
-static void read_mq_users(struct berth__reader *r, struct berth_infra *in,
-                          const struct berth_node *n, const char *path) {
-  char p[PATH_MAX_LEN], q[PATH_MAX_LEN], t[PATH_MAX_LEN];
-  if (berth_node_is_null(n))
-    return;
-  if (n->type != BERTH_NODE_SEQ) {
-    berth__error(r, n, path, "expected a list of users, found %s", berth_node_type_name(n));
-    return;
-  }
-  static const char *const keys[] = {"name", "password", "tags", "permissions", NULL};
-  static const char *const pkeys[] = {"configure", "write", "read", NULL};
-  for (size_t i = 0; i < n->n; i++) {
-    const struct berth_node *m = want_map(r, n->items[i], pathf(p, "%s[%zu]", path, i));
-    if (!m)
-      continue;
-    check_keys(r, m, p, keys, NULL);
-    struct berth_mq_user *u = grow(r, &in->users, &in->n_users, sizeof(*u));
-    if (!u)
-      return;
-    u->name = read_str(r, berth_node_get(m, "name"), pathf(q, "%s.name", p));
-    if (!u->name)
-      berth__error(r, m, p, "a user needs a name");
-    u->password = read_str(r, berth_node_get(m, "password"), pathf(q, "%s.password", p));
-    read_strv(r, berth_node_get(m, "tags"), pathf(q, "%s.tags", p), &u->tags, true, false);
-    const struct berth_node *perms =
-        want_map(r, berth_node_get(m, "permissions"), pathf(q, "%s.permissions", p));
-    for (size_t j = 0; perms && j + 1 < perms->n; j += 2) {
-      const struct berth_node *vk = perms->items[j], *pv = perms->items[j + 1];
-      pathf(t, "%s.%s", q, vk->value);
-      struct berth_mq_permission *pm = grow(r, &u->permissions, &u->n_permissions, sizeof(*pm));
-      if (!pm)
-        return;
-      pm->vhost = xstrdup(r, vk->value);
-      const struct berth_node *pmm = want_map(r, pv, t);
-      if (pmm)
-        check_keys(r, pmm, t, pkeys, NULL);
-      char *dflt[3] = {".*", ".*", ".*"};
-      const char *names[3] = {"configure", "write", "read"};
-      char **slots[3] = {&pm->configure, &pm->write, &pm->read};
-      for (int k = 0; k < 3; k++) {
-        char tp[PATH_MAX_LEN];
-        *slots[k] =
-            pmm ? read_str(r, berth_node_get(pmm, names[k]), pathf(tp, "%s.%s", t, names[k]))
-                : NULL;
-        if (!*slots[k])
-          *slots[k] = xstrdup(r, dflt[k]);
-      }
-      bool known = false;
-      for (size_t h = 0; h < in->vhosts.n; h++)
-        known |= !strcmp(in->vhosts.v[h], pm->vhost);
-      if (!known && strcmp(pm->vhost, "/"))
-        berth__error(r, vk, t, "the vhost \"%s\" is not in this instance's vhosts", pm->vhost);
-    }
-  }
-}
-
-static void read_infra(struct berth__reader *r, const struct berth_node *k,
-                       const struct berth_node *n, const struct berth_image_refs *images) {
-  char path[PATH_MAX_LEN], q[PATH_MAX_LEN];
-  pathf(path, "infra.%s", k->value);
-  const struct berth_node *m = n;
-  if (!berth_node_is_null(n) && n->type != BERTH_NODE_MAP) {
-    berth__error(r, n, path, "expected a mapping (kind, version, ...), found %s",
-                 berth_node_type_name(n));
-    return;
-  }
-  static const char *const keys[] = {"kind",  "version",    "image",    "databases",   "vhosts",
-                                     "users", "management", "password", "persistence", NULL};
-  if (m)
-    check_keys(r, m, path, keys, NULL);
-  _cleanup_free_ char *kind = read_str(r, berth_node_get(m, "kind"), pathf(q, "%s.kind", path));
-  const char *kname = kind ? kind : k->value; /* infra: {postgres: {}} names its kind */
-  enum berth_infra_kind kk;
-  if (!strcmp(kname, "postgres"))
-    kk = BERTH_INFRA_POSTGRES;
-  else if (!strcmp(kname, "redis"))
-    kk = BERTH_INFRA_REDIS;
-  else if (!strcmp(kname, "rabbitmq"))
-    kk = BERTH_INFRA_RABBITMQ;
-  else {
-    berth__error(r, kind ? berth_node_get(m, "kind") : k, pathf(q, "%s.kind", path),
-                 kind ? "unknown kind \"%s\"; berth knows postgres, redis and rabbitmq"
-                      : "\"%s\" is not a kind; add kind: postgres, redis or rabbitmq",
-                 kname);
-    return;
-  }
-  struct berth_project *p = r->p;
-  struct berth_infra *in = grow(r, &p->infra, &p->n_infra, sizeof(*in));
-  if (!in)
-    return;
-  in->name = xstrdup(r, k->value);
-  in->kind = kk;
-  in->pos = pos_of(k);
-  static const char *const versions[] = {"15", "7", "3"};
-  static const char *const image_keys[] = {"BERTH_POSTGRES_IMAGE", "BERTH_REDIS_IMAGE",
-                                           "BERTH_RABBITMQ_IMAGE"};
-  in->version = read_str(r, berth_node_get(m, "version"), pathf(q, "%s.version", path));
-  if (!in->version)
-    in->version = xstrdup(r, versions[kk]);
-  in->image = read_str(r, berth_node_get(m, "image"), pathf(q, "%s.image", path));
-  if (!in->image) {
-    /* The default image is the one images.env names for the kind; a
-     * version other than the default names the official image. */
-    if (!strcmp(in->version, versions[kk]) && berth_images_get(images, image_keys[kk]))
-      in->image = xstrdup(r, berth_images_get(images, image_keys[kk]));
-    else if (asprintf(&in->image, "%s:%s", kname, in->version) < 0)
-      r->oom = true;
-  }
-  const char *only[] = {"databases", "vhosts", "users", "management", "password", "persistence"};
-  const enum berth_infra_kind owner[] = {BERTH_INFRA_POSTGRES, BERTH_INFRA_RABBITMQ,
-                                         BERTH_INFRA_RABBITMQ, BERTH_INFRA_RABBITMQ,
-                                         BERTH_INFRA_REDIS,    BERTH_INFRA_REDIS};
-  for (size_t i = 0; i < sizeof(only) / sizeof(*only); i++) {
-    const struct berth_node *o = berth_node_get(m, only[i]);
-    if (o && owner[i] != kk)
-      berth__error(r, o, pathf(q, "%s.%s", path, only[i]), "%s is for %s instances, not %s",
-                   only[i], berth_infra_kind_name(owner[i]), kname);
-  }
-  if (kk == BERTH_INFRA_POSTGRES)
-    read_databases(r, in, berth_node_get(m, "databases"), pathf(q, "%s.databases", path));
-  if (kk == BERTH_INFRA_RABBITMQ) {
-    read_strv(r, berth_node_get(m, "vhosts"), pathf(q, "%s.vhosts", path), &in->vhosts, false,
-              false);
-    read_mq_users(r, in, berth_node_get(m, "users"), pathf(q, "%s.users", path));
-    in->management =
-        read_bool(r, berth_node_get(m, "management"), pathf(q, "%s.management", path), false);
-  }
-  if (kk == BERTH_INFRA_REDIS) {
-    in->password = read_str(r, berth_node_get(m, "password"), pathf(q, "%s.password", path));
-    in->persistence =
-        read_str(r, berth_node_get(m, "persistence"), pathf(q, "%s.persistence", path));
-    if (!in->persistence)
-      in->persistence = xstrdup(r, "none");
-    else if (strcmp(in->persistence, "none") && strcmp(in->persistence, "rdb") &&
-             strcmp(in->persistence, "aof"))
-      berth__error(r, berth_node_get(m, "persistence"), q,
-                   "unknown persistence \"%s\"; use none, rdb or aof", in->persistence);
+      a->network = berth__strdup(r, "default");
   }
 }
 
@@ -1591,8 +1152,8 @@ static void check_uses(struct berth__reader *r) {
     for (size_t u = 0; u < s->n_uses; u++) {
       struct berth_use *use = &s->uses[u];
       struct berth_node at = {.file = use->pos.file, .line = use->pos.line, .col = use->pos.col};
-      char path[PATH_MAX_LEN];
-      pathf(path, "services.%s.uses.%s", s->name, use->infra);
+      char path[BERTH__PATH_MAX];
+      berth__pathf(path, "services.%s.uses.%s", s->name, use->infra);
       const struct berth_infra *in = NULL;
       for (size_t k = 0; k < p->n_infra; k++)
         if (!strcmp(p->infra[k].name, use->infra))
@@ -1603,7 +1164,7 @@ static void check_uses(struct berth__reader *r) {
       }
       static const char *const dflt[] = {"DATABASE_URL", "REDIS_URL", "AMQP_URL"};
       if (!use->as)
-        use->as = xstrdup(r, dflt[in->kind]);
+        use->as = berth__strdup(r, dflt[in->kind]);
       if (use->database && in->kind != BERTH_INFRA_POSTGRES)
         berth__error(r, &at, path, "database is for postgres instances");
       if (use->vhost && in->kind != BERTH_INFRA_RABBITMQ)
@@ -1660,105 +1221,115 @@ static char *node_json(const struct berth_node *n) {
 }
 
 static void read_top_networks(struct berth__reader *r, const struct berth_node *n) {
-  char p[PATH_MAX_LEN], q[PATH_MAX_LEN];
-  const struct berth_node *m = want_map(r, n, "networks");
+  char p[BERTH__PATH_MAX], q[BERTH__PATH_MAX];
+  const struct berth_node *m = berth__want_map(r, n, "networks");
   static const char *const keys[] = {"driver", "external", "name", "internal", "labels", NULL};
   static const char *const unsupported[] = {"ipam",        "attachable",  "driver_opts",
                                             "enable_ipv6", "enable_ipv4", NULL};
   struct berth_project *pr = r->p;
   for (size_t i = 0; m && i + 1 < m->n; i += 2) {
     const struct berth_node *k = m->items[i], *v = m->items[i + 1];
-    pathf(p, "networks.%s", k->value);
-    struct berth_network *net = grow(r, &pr->networks, &pr->n_networks, sizeof(*net));
+    berth__pathf(p, "networks.%s", k->value);
+    struct berth_network *net = berth__grow(r, &pr->networks, &pr->n_networks, sizeof(*net));
     if (!net)
       return;
-    net->name = xstrdup(r, k->value);
-    const struct berth_node *vm = want_map(r, v, p);
+    net->name = berth__strdup(r, k->value);
+    const struct berth_node *vm = berth__want_map(r, v, p);
     if (vm) {
-      check_keys(r, vm, p, keys, unsupported);
-      net->driver = read_str(r, berth_node_get(vm, "driver"), pathf(q, "%s.driver", p));
+      berth__check_keys(r, vm, p, keys, unsupported);
+      net->driver =
+          berth__read_str(r, berth_node_get(vm, "driver"), berth__pathf(q, "%s.driver", p));
       const struct berth_node *ext = berth_node_get(vm, "external");
       if (ext && ext->type == BERTH_NODE_MAP) {
         net->external = true;
         net->external_name =
-            read_str(r, berth_node_get(ext, "name"), pathf(q, "%s.external.name", p));
+            berth__read_str(r, berth_node_get(ext, "name"), berth__pathf(q, "%s.external.name", p));
       } else {
-        net->external = read_bool(r, ext, pathf(q, "%s.external", p), false);
+        net->external = berth__read_bool(r, ext, berth__pathf(q, "%s.external", p), false);
       }
-      _cleanup_free_ char *name = read_str(r, berth_node_get(vm, "name"), pathf(q, "%s.name", p));
+      _cleanup_free_ char *name =
+          berth__read_str(r, berth_node_get(vm, "name"), berth__pathf(q, "%s.name", p));
       if (name && !net->external_name)
         net->external_name = TAKE_PTR(name);
-      net->internal =
-          read_bool(r, berth_node_get(vm, "internal"), pathf(q, "%s.internal", p), false);
-      read_kv(r, berth_node_get(vm, "labels"), pathf(q, "%s.labels", p), &net->labels, false);
+      net->internal = berth__read_bool(r, berth_node_get(vm, "internal"),
+                                       berth__pathf(q, "%s.internal", p), false);
+      berth__read_kv(r, berth_node_get(vm, "labels"), berth__pathf(q, "%s.labels", p), &net->labels,
+                     false);
     }
     if (!net->driver)
-      net->driver = xstrdup(r, "bridge");
+      net->driver = berth__strdup(r, "bridge");
   }
 }
 
 static void read_top_volumes(struct berth__reader *r, const struct berth_node *n) {
-  char p[PATH_MAX_LEN], q[PATH_MAX_LEN];
-  const struct berth_node *m = want_map(r, n, "volumes");
+  char p[BERTH__PATH_MAX], q[BERTH__PATH_MAX];
+  const struct berth_node *m = berth__want_map(r, n, "volumes");
   static const char *const keys[] = {"driver", "external", "name", "labels", NULL};
   static const char *const unsupported[] = {"driver_opts", NULL};
   struct berth_project *pr = r->p;
   for (size_t i = 0; m && i + 1 < m->n; i += 2) {
     const struct berth_node *k = m->items[i], *v = m->items[i + 1];
-    pathf(p, "volumes.%s", k->value);
-    struct berth_volume *vol = grow(r, &pr->volumes, &pr->n_volumes, sizeof(*vol));
+    berth__pathf(p, "volumes.%s", k->value);
+    struct berth_volume *vol = berth__grow(r, &pr->volumes, &pr->n_volumes, sizeof(*vol));
     if (!vol)
       return;
-    vol->name = xstrdup(r, k->value);
-    const struct berth_node *vm = want_map(r, v, p);
+    vol->name = berth__strdup(r, k->value);
+    const struct berth_node *vm = berth__want_map(r, v, p);
     if (vm) {
-      check_keys(r, vm, p, keys, unsupported);
-      vol->driver = read_str(r, berth_node_get(vm, "driver"), pathf(q, "%s.driver", p));
+      berth__check_keys(r, vm, p, keys, unsupported);
+      vol->driver =
+          berth__read_str(r, berth_node_get(vm, "driver"), berth__pathf(q, "%s.driver", p));
       const struct berth_node *ext = berth_node_get(vm, "external");
       if (ext && ext->type == BERTH_NODE_MAP) {
         vol->external = true;
         vol->external_name =
-            read_str(r, berth_node_get(ext, "name"), pathf(q, "%s.external.name", p));
+            berth__read_str(r, berth_node_get(ext, "name"), berth__pathf(q, "%s.external.name", p));
       } else {
-        vol->external = read_bool(r, ext, pathf(q, "%s.external", p), false);
+        vol->external = berth__read_bool(r, ext, berth__pathf(q, "%s.external", p), false);
       }
-      _cleanup_free_ char *name = read_str(r, berth_node_get(vm, "name"), pathf(q, "%s.name", p));
+      _cleanup_free_ char *name =
+          berth__read_str(r, berth_node_get(vm, "name"), berth__pathf(q, "%s.name", p));
       if (name && !vol->external_name)
         vol->external_name = TAKE_PTR(name);
-      read_kv(r, berth_node_get(vm, "labels"), pathf(q, "%s.labels", p), &vol->labels, false);
+      berth__read_kv(r, berth_node_get(vm, "labels"), berth__pathf(q, "%s.labels", p), &vol->labels,
+                     false);
     }
     if (!vol->driver)
-      vol->driver = xstrdup(r, "local");
+      vol->driver = berth__strdup(r, "local");
   }
 }
 
 static void read_top_files(struct berth__reader *r, const struct berth_node *n, const char *section,
                            struct berth_file_def **out, size_t *count) {
-  char p[PATH_MAX_LEN], q[PATH_MAX_LEN];
-  const struct berth_node *m = want_map(r, n, section);
+  char p[BERTH__PATH_MAX], q[BERTH__PATH_MAX];
+  const struct berth_node *m = berth__want_map(r, n, section);
   static const char *const keys[] = {"file", "environment", "content", "external", NULL};
   static const char *const unsupported[] = {"name",        "template_driver", "driver",
                                             "driver_opts", "labels",          NULL};
   for (size_t i = 0; m && i + 1 < m->n; i += 2) {
     const struct berth_node *k = m->items[i], *v = m->items[i + 1];
-    pathf(p, "%s.%s", section, k->value);
-    const struct berth_node *vm = want_map(r, v, p);
+    berth__pathf(p, "%s.%s", section, k->value);
+    const struct berth_node *vm = berth__want_map(r, v, p);
     if (!vm) {
       if (berth_node_is_null(v))
         berth__error(r, k, p, "needs file: PATH (or environment: VAR)");
       continue;
     }
-    check_keys(r, vm, p, keys, unsupported);
-    struct berth_file_def *f = grow(r, out, count, sizeof(*f));
+    berth__check_keys(r, vm, p, keys, unsupported);
+    struct berth_file_def *f = berth__grow(r, out, count, sizeof(*f));
     if (!f)
       return;
-    f->name = xstrdup(r, k->value);
-    _cleanup_free_ char *file = read_str(r, berth_node_get(vm, "file"), pathf(q, "%s.file", p));
+    f->name = berth__strdup(r, k->value);
+    _cleanup_free_ char *file =
+        berth__read_str(r, berth_node_get(vm, "file"), berth__pathf(q, "%s.file", p));
     if (file && !(f->file = berth__abspath(r->dir, file)))
       r->oom = true;
-    f->environment = read_str(r, berth_node_get(vm, "environment"), pathf(q, "%s.environment", p));
-    f->content = read_str(r, berth_node_get(vm, "content"), pathf(q, "%s.content", p));
-    f->external = read_bool(r, berth_node_get(vm, "external"), pathf(q, "%s.external", p), false);
+    f->environment =
+        berth__read_str(r, berth_node_get(vm, "environment"), berth__pathf(q, "%s.environment", p));
+    f->content =
+        berth__read_str(r, berth_node_get(vm, "content"), berth__pathf(q, "%s.content", p));
+    f->external = berth__read_bool(r, berth_node_get(vm, "external"),
+                                   berth__pathf(q, "%s.external", p), false);
     if (!f->file && !f->environment && !f->content && !f->external)
       berth__error(r, vm, p, "needs file: PATH, environment: VAR%s or external: true",
                    strcmp(section, "configs") ? "" : ", content: TEXT");
@@ -1769,12 +1340,12 @@ void berth__read_project(struct berth__reader *r, const struct berth_node *root)
   static const char *const top_keys[] = {"name",       "services", "infra",   "networks",
                                          "volumes",    "secrets",  "configs", "seeds",
                                          "namespaces", "version",  NULL};
-  check_keys(r, root, "", top_keys, NULL);
+  berth__check_keys(r, root, "", top_keys, NULL);
   struct berth_project *p = r->p;
   const struct berth_node *v = berth_node_get(root, "version");
   if (v)
     berth__warn(r, v, "version", "obsolete in the Compose Specification; ignored");
-  p->name = read_str(r, berth_node_get(root, "name"), "name");
+  p->name = berth__read_str(r, berth_node_get(root, "name"), "name");
   struct berth_image_refs images = {0};
   berth_err e = NULL;
   if (berth_images_load(&images, &e) < 0) {
@@ -1782,9 +1353,9 @@ void berth__read_project(struct berth__reader *r, const struct berth_node *root)
     r->oom = true;
   }
   /* Infra first: services' depends_on and uses refer to it. */
-  const struct berth_node *infra = want_map(r, berth_node_get(root, "infra"), "infra");
+  const struct berth_node *infra = berth__want_map(r, berth_node_get(root, "infra"), "infra");
   for (size_t i = 0; infra && i + 1 < infra->n; i += 2)
-    read_infra(r, infra->items[i], infra->items[i + 1], &images);
+    berth__read_infra(r, infra->items[i], infra->items[i + 1], &images);
   berth_images_release(&images);
   read_top_networks(r, berth_node_get(root, "networks"));
   read_top_volumes(r, berth_node_get(root, "volumes"));
@@ -1794,7 +1365,7 @@ void berth__read_project(struct berth__reader *r, const struct berth_node *root)
   if (!services && !infra)
     berth__error(r, root, NULL, "the manifest declares no services%s; add a services: section",
                  r->compose ? "" : " and no infra");
-  const struct berth_node *sm = want_map(r, services, "services");
+  const struct berth_node *sm = berth__want_map(r, services, "services");
   for (size_t i = 0; sm && i + 1 < sm->n; i += 2) {
     const struct berth_node *k = sm->items[i];
     for (size_t j = 0; j < p->n_infra; j++)
@@ -1813,10 +1384,10 @@ void berth__read_project(struct berth__reader *r, const struct berth_node *root)
       for (size_t k = 0; k < p->n_volumes; k++)
         have |= !strcmp(p->volumes[k].name, mt->source);
       if (!have) {
-        struct berth_volume *vol = grow(r, &p->volumes, &p->n_volumes, sizeof(*vol));
+        struct berth_volume *vol = berth__grow(r, &p->volumes, &p->n_volumes, sizeof(*vol));
         if (vol) {
-          vol->name = xstrdup(r, mt->source);
-          vol->driver = xstrdup(r, "local");
+          vol->name = berth__strdup(r, mt->source);
+          vol->driver = berth__strdup(r, "local");
         }
       }
     }
@@ -1829,10 +1400,10 @@ void berth__read_project(struct berth__reader *r, const struct berth_node *root)
   for (size_t k = 0; k < p->n_networks; k++)
     have_default |= !strcmp(p->networks[k].name, "default");
   if (uses_default && !have_default) {
-    struct berth_network *net = grow(r, &p->networks, &p->n_networks, sizeof(*net));
+    struct berth_network *net = berth__grow(r, &p->networks, &p->n_networks, sizeof(*net));
     if (net) {
-      net->name = xstrdup(r, "default");
-      net->driver = xstrdup(r, "bridge");
+      net->name = berth__strdup(r, "default");
+      net->driver = berth__strdup(r, "bridge");
     }
   }
   check_uses(r);
