@@ -217,6 +217,28 @@ elif cmd == "timed":
     t1 = now()
     res = {"ms": ms(t0, t1), "rc": p.returncode}
 
+elif cmd == "engine-cpu":
+    # CPU time (user + system, reaped children included) of the engine's
+    # processes: dockerd, containerd and the containers' shims (which reap
+    # runc and the healthcheck execs). Milliseconds.
+    names = {"dockerd", "containerd", "containerd-shim", "containerd-shim-runc-v2", "docker-proxy"}
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            raw = open(f"/proc/{pid}/stat").read()
+        except OSError:
+            continue
+        comm = raw[raw.index("(") + 1:raw.rindex(")")]
+        if comm not in names:
+            continue
+        f = raw[raw.rindex(")") + 2:].split()
+        total += sum(int(x) for x in f[11:15])  # utime stime cutime cstime
+    print(round(total * 1000 / tick, 1))
+    sys.exit(0)
+
 elif cmd == "free-port":
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -234,6 +256,31 @@ record() {
     "$1" "$2" "$3" "$4" >>"$samples"
 }
 field() { python3 -c 'import json,sys; v=json.loads(sys.argv[1]).get(sys.argv[2]); print("" if v is None else v)' "$1" "$2"; }
+
+# noop_cpu TOOL-COMMAND...: runs hyperfine on the no-op up and prints one
+# JSON sample: the wall times, the tool's own CPU per run (hyperfine's
+# user + system) and the engine's CPU per run (engine processes' CPU
+# during the runs minus their idle rate measured over 2 s just before, when
+# healthchecks and the like run anyway).
+noop_cpu() {
+  local name=$1 cmdline=$2 c0 c1 c2 t1 t2
+  c0=$(py engine-cpu x); sleep 2; c1=$(py engine-cpu x)
+  t1=$(date +%s.%N)
+  hyperfine -N --runs "$noop" --export-json "$work/h.json" -n "$name" "$cmdline" >>"$log" 2>&1
+  t2=$(date +%s.%N)
+  c2=$(py engine-cpu x)
+  python3 - "$work/h.json" "$c0" "$c1" "$c2" "$t1" "$t2" "$noop" <<'PY'
+import json, sys
+h, c0, c1, c2, t1, t2, n = sys.argv[1:]
+r = json.load(open(h))["results"][0]
+c0, c1, c2, t1, t2, n = float(c0), float(c1), float(c2), float(t1), float(t2), int(n)
+idle_per_s = (c1 - c0) / 2.0
+engine = max(0.0, (c2 - c1) - idle_per_s * (t2 - t1)) / n
+print(json.dumps({"ms_list": [round(t * 1000, 1) for t in r["times"]],
+                  "tool_cpu_ms": round((r["user"] + r["system"]) * 1000, 1),
+                  "engine_cpu_ms": round(engine, 1), "engine_idle_cpu_ms_per_s": round(idle_per_s, 1)}))
+PY
+}
 
 # The published port 3000 is shared by both stacks (and by other users of this
 # engine): never start while something else holds it.
@@ -322,8 +369,7 @@ berth_round() {
 
   say "round $r: berth no-op up x$noop"
   before=$(fingerprint berth)
-  hyperfine -N --runs "$noop" --export-json "$work/h.json" -n "berth up" "${B[*]} up" >>"$log" 2>&1
-  record "$r" berth noop_up "$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][0]; print(json.dumps({"ms_list":[round(t*1000,1) for t in r["times"]]}))' "$work/h.json")"
+  record "$r" berth noop_up "$(noop_cpu "berth up" "${B[*]} up")"
   after=$(fingerprint berth)
   check "$r" berth "no-op up changed nothing" "$([ "$before" = "$after" ] && echo 1 || echo 0)" "$(diff <(echo "$before") <(echo "$after") | tr '\n' ' ')"
 
@@ -379,8 +425,7 @@ compose_round() {
 
   say "round $r: compose no-op up x$noop"
   before=$(fingerprint compose)
-  hyperfine -N --runs "$noop" --export-json "$work/h.json" -n "docker-compose up -d" "${C[*]} up -d" >>"$log" 2>&1
-  record "$r" compose noop_up "$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][0]; print(json.dumps({"ms_list":[round(t*1000,1) for t in r["times"]]}))' "$work/h.json")"
+  record "$r" compose noop_up "$(noop_cpu "docker-compose up -d" "${C[*]} up -d")"
   after=$(fingerprint compose)
   check "$r" compose "no-op up changed nothing" "$([ "$before" = "$after" ] && echo 1 || echo 0)" "$(diff <(echo "$before") <(echo "$after") | tr '\n' ' ')"
 
@@ -426,6 +471,8 @@ raw = {
     "berth": {
         "cold_up_ms": get("berth", "cold_up"),
         "noop_up_ms": [t for s in S if s["tool"] == "berth" and s["op"] == "noop_up" for t in s["ms_list"]],
+        "noop_tool_cpu_ms": get("berth", "noop_up", "tool_cpu_ms"),
+        "noop_engine_cpu_ms": get("berth", "noop_up", "engine_cpu_ms"),
         "down_ms": get("berth", "down"),
     },
     "compose": {
@@ -433,6 +480,8 @@ raw = {
         "cold_up_d_returns_ms": get("compose", "cold_up", "up_d_ms"),
         "cold_gateway_first_200_ms": get("compose", "cold_up", "gateway_first_200_ms"),
         "noop_up_ms": [t for s in S if s["tool"] == "compose" and s["op"] == "noop_up" for t in s["ms_list"]],
+        "noop_tool_cpu_ms": get("compose", "noop_up", "tool_cpu_ms"),
+        "noop_engine_cpu_ms": get("compose", "noop_up", "engine_cpu_ms"),
         "down_ms": get("compose", "down"),
     },
     "chain": {k: get("chain", k) for k in
@@ -446,7 +495,7 @@ def med(tool, op):
     return s["median_ms"] if s else None
 
 ratios = {}
-for op in ("cold_up_ms", "noop_up_ms", "down_ms"):
+for op in ("cold_up_ms", "noop_up_ms", "down_ms", "noop_tool_cpu_ms", "noop_engine_cpu_ms"):
     b, c = med("berth", op), med("compose", op)
     ratios[op] = {"berth_over_compose": round(b / c, 3) if b and c else None,
                   "compose_over_berth": round(c / b, 2) if b and c else None}
@@ -532,6 +581,10 @@ method = (
     "checked to change no container; then down keeping volumes (`berth down`, `docker-compose down`), "
     "checked to leave no container or network and keep the volumes; then an untimed down --volumes. "
     "Times are wall clock around the command in one process (monotonic clock). "
+    "CPU per no-op up: the tool's own (hyperfine's mean user + system time) and the engine's: the CPU "
+    "time (user + system, reaped children included) of dockerd, containerd, the containers' shims and "
+    "docker-proxy, read from /proc around the no-op runs, minus their idle rate measured over the 2 s "
+    "just before (healthchecks run anyway), divided by the number of runs. "
     "Dependency chains: in berth's rounds, with its stack up, each service image is started standalone "
     "(docker run -d with the same environment, network and --init as berth's container, a free host port) "
     "and timed from docker run to /health 200 (polled every 10 ms); after berth's down, each infra image "
@@ -575,6 +628,8 @@ rows = [
     f"| cold up to all-ready | {cell('berth','cold_up_ms')} | {cell('compose','cold_up_ms')} | {ratio('cold_up_ms')} |",
     f"| no-op up | {cell('berth','noop_up_ms')} | {cell('compose','noop_up_ms')} | {ratio('noop_up_ms')} |",
     f"| down (volumes kept) | {cell('berth','down_ms')} | {cell('compose','down_ms')} | {ratio('down_ms')} |",
+    f"| no-op up: the tool's CPU time | {cell('berth','noop_tool_cpu_ms')} | {cell('compose','noop_tool_cpu_ms')} | {ratio('noop_tool_cpu_ms')} |",
+    f"| no-op up: the engine's CPU time | {cell('berth','noop_engine_cpu_ms')} | {cell('compose','noop_engine_cpu_ms')} | {ratio('noop_engine_cpu_ms')} |",
 ]
 links = "\n".join(f"| {k} | {cell('chain', k)} |" for k in raw["chain"])
 chain_rows = "\n".join(f"| {k} | {v:.0f} ms{' (slowest)' if k == slowest else ''} |" for k, v in chain_ms.items())

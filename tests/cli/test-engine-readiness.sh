@@ -10,11 +10,8 @@
 # running, each having logged its success. Then the same after `down` with
 # the volumes kept (a warm boot over existing data, provisioning again).
 #
-# With BERTH_TEST_COMPOSE_CONTRAST=1 and docker-compose installed, the same
-# prober also runs under docker-compose with the usual healthchecks
-# (pg_isready, redis-cli ping, rabbitmq-diagnostics ping): how many of its
-# replicas fail is printed, not asserted (that is the tools' behaviour, not
-# berth's).
+# The same prober under docker-compose with the usual healthchecks is a
+# measurement, not a test: bench/readiness.sh.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib-engine.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib-engine.sh"
@@ -126,58 +123,4 @@ capture b down --volumes
 [ "$RC" = 0 ] || fail "down --volumes exited $RC"
 assert_nothing_left "down --volumes"
 
-# --- optional: the same prober under docker-compose with healthchecks -------
-if [ "${BERTH_TEST_COMPOSE_CONTRAST:-}" = 1 ] && command -v docker-compose >/dev/null; then
-  CP=$PROJECT-compose
-  cat >"$WORK/docker-compose.yml" <<EOF
-version: "2.4"
-services:
-  db:
-    image: $BERTH_POSTGRES_IMAGE
-    environment: {POSTGRES_PASSWORD: pw}
-    labels: {berth.test: $PROJECT}
-    healthcheck: {test: ["CMD", "pg_isready", "-U", "postgres"], interval: 1s, retries: 120}
-  cache:
-    image: $BERTH_REDIS_IMAGE
-    labels: {berth.test: $PROJECT}
-    healthcheck: {test: ["CMD", "redis-cli", "ping"], interval: 1s, retries: 120}
-  mq:
-    image: $BERTH_RABBITMQ_IMAGE
-    environment: {RABBITMQ_DEFAULT_USER: app, RABBITMQ_DEFAULT_PASS: app}
-    labels: {berth.test: $PROJECT}
-    healthcheck: {test: ["CMD", "rabbitmq-diagnostics", "-q", "ping"], interval: 1s, retries: 120}
-  prober:
-    image: $RUNTIME_IMAGE
-    command: ["python3", "-u", "/srv/prober.py"]
-    volumes: ["./prober.py:/srv/prober.py:ro"]
-    labels: {berth.test: $PROJECT}
-    environment:
-      DATABASE_URL: postgres://postgres:pw@db:5432/postgres
-      REDIS_URL: redis://cache:6379/0
-      AMQP_URL: amqp://app:app@mq:5672/%2F
-    depends_on:
-      db: {condition: service_healthy}
-      cache: {condition: service_healthy}
-      mq: {condition: service_healthy}
-EOF
-  on_cleanup docker-compose -f "$WORK/docker-compose.yml" -p "$CP" down -v -t 2
-  t=$(date +%s.%N)
-  set +e
-  (cd "$WORK" && timeout 180 docker-compose -p "$CP" up -d --scale prober=$N >/dev/null 2>&1)
-  set -e
-  note "compose: up -d in $(since "$t") s"
-  compose_reported() {
-    [ "$(cd "$WORK" && docker-compose -p "$CP" logs --no-color prober 2>/dev/null |
-      grep -Ec '\| (CONNECTED|FAILED)')" -ge "$N" ]
-  }
-  for _ in $(seq 150); do # informational: at most 30 s
-    ! compose_reported || break
-    sleep 0.2
-  done
-  out=$(cd "$WORK" && docker-compose -p "$CP" logs --no-color prober 2>/dev/null || true)
-  note "compose contrast: $(grep -c 'CONNECTED' <<<"$out" || true) of $N replicas connected," \
-    "$(grep -c 'FAILED' <<<"$out" || true) failed their first connection"
-  grep -o 'FAILED.*' <<<"$out" | sort | uniq -c | sed 's/^/#   /' | head -5 || true
-  (cd "$WORK" && docker-compose -p "$CP" down -v -t 2 >/dev/null 2>&1) || true
-fi
 echo ok
