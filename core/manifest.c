@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "berth/buf.h"
+#include "berth/graph.h"
 #include "cleanup.h"
 #include "manifest-internal.h"
 
@@ -71,6 +72,8 @@ void berth__diag(struct berth__reader *r, enum berth_severity sev, const struct 
   }
   if (path)
     g->path = strdup(path);
+  if ((at && at->file && !g->file) || (path && !g->path))
+    r->oom = true; /* kept without its place: the load fails for memory */
   d->n++;
   if (sev == BERTH_DIAG_ERROR)
     d->errors++;
@@ -957,64 +960,77 @@ static struct berth_node pos_node(const struct berth_pos *p) {
   return (struct berth_node){.file = p->file, .line = p->line, .col = p->col};
 }
 
+/* The services' graph: an edge per dependency on a declared service, its
+ * tag the dependency's index in deps. Services whose out-edges are
+ * dropped (a cycle already reported) are left without them. */
+static int services_graph(const struct berth_project *p, const bool *dropped, struct berth_graph *g,
+                          berth_err *err) {
+  for (size_t i = 0; i < p->n_services; i++)
+    if (berth_graph_add(g, p->services[i].name, err) < 0)
+      return -1;
+  for (size_t i = 0; i < p->n_services; i++) {
+    const struct berth_service *svc = &p->services[i];
+    for (size_t k = 0; k < svc->n_deps && !dropped[i]; k++) {
+      long t = berth_graph_find(g, svc->deps[k].service);
+      if (t >= 0 && berth_graph_edge(g, i, (size_t)t, (int)k, err) < 0)
+        return -1;
+    }
+  }
+  return 0;
+}
+
+static void report_cycle(struct berth__reader *r, const struct berth_graph *g, const size_t *path,
+                         size_t len) {
+  const struct berth_project *p = r->p;
+  struct berth_buf b = BERTH_BUF_INIT(1 << 16);
+  for (size_t k = 0; k < len; k++)
+    berth_buf_addf(&b, "%s -> ", g->names[path[k]]);
+  berth_buf_addf(&b, "%s", g->names[path[0]]);
+  /* The edge that closes it: the last node's dependency on the first. */
+  const struct berth_service *last = &p->services[path[len - 1]];
+  const struct berth_dep *d = NULL;
+  for (size_t e = 0; e < g->n_out[path[len - 1]]; e++)
+    if (g->out[path[len - 1]][e].to == path[0])
+      d = &last->deps[g->out[path[len - 1]][e].tag];
+  struct berth_node at = d ? pos_node(&d->pos) : (struct berth_node){0};
+  char where[300];
+  snprintf(where, sizeof(where), "services.%s.depends_on", last->name);
+  if (!b.data)
+    r->oom = true;
+  berth__error(r, &at, where, "dependency cycle: %s; remove one of these dependencies",
+               b.data ? b.data : "");
+  berth_buf_release(&b);
+}
+
+/* Reports every cycle once: after one is reported, its services' own
+ * dependencies are left out and the search runs again. */
 static void check_cycles(struct berth__reader *r) {
-  struct berth_project *p = r->p;
-  size_t n = p->n_services;
-  if (!n)
+  const struct berth_project *p = r->p;
+  if (!p->n_services)
     return;
-  /* 0 white, 1 on the stack, 2 done; stack holds the path for printing. */
-  _cleanup_free_ int *color = calloc(n, sizeof(int));
-  _cleanup_free_ size_t *stack = calloc(n + 1, sizeof(size_t));
-  _cleanup_free_ size_t *next = calloc(n + 1, sizeof(size_t));
-  if (!color || !stack || !next) {
+  _cleanup_free_ bool *dropped = calloc(p->n_services, sizeof(*dropped));
+  if (!dropped) {
     r->oom = true;
     return;
   }
-  for (size_t s = 0; s < n; s++) {
-    if (color[s])
-      continue;
-    size_t top = 0;
-    stack[0] = s;
-    next[0] = 0;
-    color[s] = 1;
-    while (1) {
-      size_t cur = stack[top];
-      const struct berth_service *svc = &p->services[cur];
-      if (next[top] >= svc->n_deps) {
-        color[cur] = 2;
-        if (top == 0)
-          break;
-        top--;
-        continue;
-      }
-      const struct berth_dep *d = &svc->deps[next[top]++];
-      size_t t = n;
-      for (size_t k = 0; k < n; k++)
-        if (!strcmp(p->services[k].name, d->service))
-          t = k;
-      if (t == n || color[t] == 2)
-        continue;
-      if (color[t] == 1) {
-        struct berth_buf b = BERTH_BUF_INIT(1 << 16);
-        size_t from = 0;
-        while (stack[from] != t)
-          from++;
-        for (size_t k = from; k <= top; k++)
-          berth_buf_addf(&b, "%s -> ", p->services[stack[k]].name);
-        berth_buf_addf(&b, "%s", p->services[t].name);
-        struct berth_node at = pos_node(&d->pos);
-        char path[300];
-        snprintf(path, sizeof(path), "services.%s.depends_on", svc->name);
-        berth__error(r, &at, path, "dependency cycle: %s; remove one of these dependencies",
-                     b.data ? b.data : "");
-        berth_buf_release(&b);
-        color[t] = 2; /* report each cycle once */
-        continue;
-      }
-      color[t] = 1;
-      stack[++top] = t;
-      next[top] = 0;
+  for (;;) {
+    struct berth_graph g = BERTH_GRAPH_INIT;
+    _cleanup_err_ berth_err err = NULL;
+    size_t *path = NULL, len = 0;
+    int found = services_graph(p, dropped, &g, &err);
+    if (found >= 0)
+      found = berth_graph_cycle(&g, &path, &len, &err);
+    if (found < 0)
+      r->oom = true; /* the graph fails only for memory */
+    if (found == 1) {
+      report_cycle(r, &g, path, len);
+      for (size_t k = 0; k < len; k++)
+        dropped[path[k]] = true;
     }
+    free(path);
+    berth_graph_release(&g);
+    if (found != 1)
+      return;
   }
 }
 

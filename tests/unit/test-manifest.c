@@ -732,6 +732,36 @@ static void test_load_collects_every_error(void **state) {
   free(dir);
 }
 
+/* Each cycle is reported once, from its first service, at the dependency
+ * that closes it; a self-dependency is a cycle too. */
+static void test_load_dependency_cycles(void **state) {
+  (void)state;
+  char *dir = new_dir(NULL);
+  char *path = write_file(dir, "berth.yaml",
+                          "services:\n"
+                          "  a:\n"
+                          "    image: a\n"
+                          "    depends_on: [b]\n"
+                          "  b:\n"
+                          "    image: b\n"
+                          "    depends_on: [a]\n"
+                          "  c:\n"
+                          "    image: c\n"
+                          "    depends_on: [a, c]\n");
+  struct berth_load_opts o = {.dir = dir};
+  struct berth_project *p = NULL;
+  struct berth_diags d = {0};
+  berth_err err = NULL;
+  assert_int_equal(berth_manifest_load(&o, &p, &d, &err), -BERTH_E_INVALID);
+  berth_err_free(&err);
+  assert_int_equal(d.errors, 2);
+  expect_diag(&d, "services.b.depends_on", path, 7, 18, "dependency cycle: a -> b -> a;");
+  expect_diag(&d, "services.c.depends_on", path, 10, 21, "dependency cycle: c -> c;");
+  berth_diags_release(&d);
+  free(path);
+  free(dir);
+}
+
 static void test_load_errors_of_several_files(void **state) {
   (void)state;
   char *dir = new_dir(NULL);
@@ -789,6 +819,7 @@ int main(void) {
       cmocka_unit_test(test_load_merges_files),
       cmocka_unit_test(test_load_project_name),
       cmocka_unit_test(test_load_collects_every_error),
+      cmocka_unit_test(test_load_dependency_cycles),
       cmocka_unit_test(test_load_errors_of_several_files),
   };
   return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
