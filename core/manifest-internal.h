@@ -33,6 +33,31 @@ void berth__error_at_message(struct berth__reader *r, const char *file, const ch
  * quarter of its length), or NULL. keys is NULL-terminated. */
 const char *berth__suggest(const char *key, const char *const *keys);
 
+/* ---- the phases of a load, file by file ----
+ * manifest.c: one file read (parse, interpolate, normalize, include,
+ * extends); NULL with *err when the file cannot be read at all. */
+struct berth_node *berth__load_file(struct berth__reader *r, const char *path, int depth,
+                                    berth_err *err);
+/* manifest-units.c: the directory part of path ("." or "/" at the ends),
+ * NULL on allocation failure. */
+char *berth__dirname(const char *path);
+/* manifest-merge.c: list forms (environment: [K=V], depends_on: [a]) as
+ * maps, so that documents merge key by key. */
+void berth__normalize_doc(struct berth__reader *r, struct berth_node *root);
+/* Merges over into base the Compose way (depth 2 is a service's keys). */
+void berth__merge_maps(struct berth__reader *r, struct berth_node *base, struct berth_node *over,
+                       int depth);
+void berth__resolve_includes(struct berth__reader *r, struct berth_node *root, const char *dir,
+                             int depth, berth_err *err);
+void berth__resolve_extends(struct berth__reader *r, struct berth_node *root, const char *dir,
+                            int depth, berth_err *err);
+/* manifest-check.c: the read model checked (cycles, paths, references),
+ * and the services the active profiles leave out dropped. */
+void berth__validate(struct berth__reader *r);
+void berth__apply_profiles(struct berth__reader *r, const struct berth_load_opts *o);
+/* That every uses: names an infra instance of the right kind. */
+void berth__check_uses(struct berth__reader *r);
+
 /* Reads the merged document into r->p (services, infra, networks, ...). */
 void berth__read_project(struct berth__reader *r, const struct berth_node *root);
 
