@@ -295,3 +295,46 @@ void berth__apply_profiles(struct berth__reader *r, const struct berth_load_opts
   }
   p->n_services = keep;
 }
+
+void berth__check_uses(struct berth__reader *r) {
+  struct berth_project *p = r->p;
+  for (size_t i = 0; i < p->n_services; i++) {
+    struct berth_service *s = &p->services[i];
+    for (size_t u = 0; u < s->n_uses; u++) {
+      struct berth_use *use = &s->uses[u];
+      struct berth_node at = {.file = use->pos.file, .line = use->pos.line, .col = use->pos.col};
+      char path[BERTH__PATH_MAX];
+      berth__pathf(path, "services.%s.uses.%s", s->name, use->infra);
+      const struct berth_infra *in = NULL;
+      for (size_t k = 0; k < p->n_infra; k++)
+        if (!strcmp(p->infra[k].name, use->infra))
+          in = &p->infra[k];
+      if (!in) {
+        berth__error(r, &at, path, "no infra instance named \"%s\"", use->infra);
+        continue;
+      }
+      static const char *const dflt[] = {"DATABASE_URL", "REDIS_URL", "AMQP_URL"};
+      if (!use->as)
+        use->as = berth__strdup(r, dflt[in->kind]);
+      if (use->database && in->kind != BERTH_INFRA_POSTGRES)
+        berth__error(r, &at, path, "database is for postgres instances");
+      if (use->vhost && in->kind != BERTH_INFRA_RABBITMQ)
+        berth__error(r, &at, path, "vhost is for rabbitmq instances");
+      if (use->database && in->n_databases) {
+        bool ok = false;
+        for (size_t d = 0; d < in->n_databases; d++)
+          ok |= in->databases[d].name && !strcmp(in->databases[d].name, use->database);
+        if (!ok)
+          berth__error(r, &at, path, "\"%s\" is not among the databases of %s", use->database,
+                       in->name);
+      }
+      if (use->vhost && in->vhosts.n) {
+        bool ok = false;
+        for (size_t v = 0; v < in->vhosts.n; v++)
+          ok |= !strcmp(in->vhosts.v[v], use->vhost);
+        if (!ok)
+          berth__error(r, &at, path, "\"%s\" is not among the vhosts of %s", use->vhost, in->name);
+      }
+    }
+  }
+}

@@ -120,3 +120,44 @@ void berth__error_at_message(struct berth__reader *r, const char *file, const ch
     berth__error(r, NULL, NULL, "%s", msg);
   }
 }
+
+struct diag_key {
+  size_t file, index; /* the file's first appearance; the original place */
+  int line, col;
+};
+
+static int cmp_diag_key(const void *a, const void *b) {
+  const struct diag_key *x = a, *y = b;
+  if (x->file != y->file)
+    return x->file < y->file ? -1 : 1;
+  if (x->line != y->line)
+    return x->line < y->line ? -1 : 1;
+  if (x->col != y->col)
+    return x->col < y->col ? -1 : 1;
+  return x->index < y->index ? -1 : x->index > y->index;
+}
+
+void berth__sort_diags(struct berth__reader *r) {
+  struct berth_diags *d = r->diags;
+  if (d->n < 2)
+    return;
+  _cleanup_free_ struct diag_key *keys = calloc(d->n, sizeof(*keys));
+  _cleanup_free_ struct berth_diag *sorted = calloc(d->n, sizeof(*sorted));
+  if (!keys || !sorted) {
+    r->oom = true;
+    return;
+  }
+  for (size_t i = 0; i < d->n; i++) {
+    size_t first = i;
+    for (size_t j = 0; j < i && first == i; j++)
+      if (d->v[j].file == d->v[i].file ||
+          (d->v[j].file && d->v[i].file && !strcmp(d->v[j].file, d->v[i].file)))
+        first = keys[j].file;
+    keys[i] =
+        (struct diag_key){.file = first, .index = i, .line = d->v[i].line, .col = d->v[i].col};
+  }
+  qsort(keys, d->n, sizeof(*keys), cmp_diag_key);
+  for (size_t i = 0; i < d->n; i++)
+    sorted[i] = d->v[keys[i].index];
+  memcpy(d->v, sorted, d->n * sizeof(*sorted));
+}

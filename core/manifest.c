@@ -339,6 +339,7 @@ int berth_manifest_load(const struct berth_load_opts *o, struct berth_project **
   berth_vars_init(&vars);
   struct berth__reader r = {.diags = diags, .p = p, .vars = &vars};
   int rc = load(&r, o, err);
+  berth__sort_diags(&r);
   if (rc >= 0 && r.oom)
     rc = berth_err_set(err, BERTH_E_NOMEM, "out of memory");
   if (rc >= 0 && diags->errors)
