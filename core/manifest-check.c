@@ -109,7 +109,7 @@ void berth__validate(struct berth__reader *r) {
     struct berth_node at = pos_node(&s->pos);
     char path[300];
     snprintf(path, sizeof(path), "services.%s", s->name);
-    if ((!s->image || !*s->image) && !s->build)
+    if ((!s->image || !*s->image) && !s->build && berth_strv_find(&r->unusable, s->name) < 0)
       berth__error(r, &at, path, "has neither image nor build; add image: NAME or build: DIR");
     for (size_t d = 0; d < s->n_deps; d++) {
       struct berth_dep *dep = &s->deps[d];

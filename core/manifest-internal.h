@@ -17,6 +17,10 @@ struct berth__reader {
   bool compose;            /* reading a Compose file: Compose's units */
   bool oom;                /* an allocation failed somewhere */
   struct berth_strv off;   /* services left out by the active profiles */
+  /* Services whose definition is already reported as unusable (empty,
+   * not a mapping, an extends that cannot resolve): no further error that
+   * only repeats it ("has neither image nor build"). */
+  struct berth_strv unusable;
 };
 
 void berth__diag(struct berth__reader *r, enum berth_severity sev, const struct berth_node *at,

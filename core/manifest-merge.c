@@ -433,6 +433,14 @@ void berth__resolve_extends(struct berth__reader *r, struct berth_node *root, co
       return;
   }
   berth__error(r, services, "services", "extends forms a cycle or a chain longer than 16");
+  /* Reported once here: the services left with extends are not read as
+   * services with an unknown key and no image. */
+  for (size_t i = 0; i + 1 < services->n; i += 2)
+    if (berth_node_index(services->items[i + 1], "extends") >= 0) {
+      berth_node_remove(services->items[i + 1], "extends");
+      if (berth_strv_push(&r->unusable, services->items[i]->value) < 0)
+        r->oom = true;
+    }
 }
 
 /* An included file's services, networks, volumes, ... join the project;

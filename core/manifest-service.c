@@ -452,12 +452,13 @@ void berth__read_service(struct berth__reader *r, const struct berth_node *root,
   struct berth_service *s = add_service(r, k, path);
   if (!s)
     return;
-  if (berth_node_is_null(n)) {
-    berth__error(r, k, path, "an empty service; give it an image or a build");
-    return;
-  }
-  if (n->type != BERTH_NODE_MAP) {
-    berth__error(r, n, path, "expected a mapping, found %s", berth_node_type_name(n));
+  if (berth_node_is_null(n) || n->type != BERTH_NODE_MAP) {
+    if (berth_node_is_null(n))
+      berth__error(r, k, path, "an empty service; give it an image or a build");
+    else
+      berth__error(r, n, path, "expected a mapping, found %s", berth_node_type_name(n));
+    if (berth_strv_push(&r->unusable, k->value) < 0)
+      r->oom = true;
     return;
   }
   struct berth__svc c = {.s = s, .root = root, .map = n};

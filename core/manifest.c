@@ -349,6 +349,7 @@ int berth_manifest_load(const struct berth_load_opts *o, struct berth_project **
     *ret = TAKE_PTR(p);
   berth_vars_release(&vars);
   berth_strv_release(&r.off);
+  berth_strv_release(&r.unusable);
   berth_project_free(p);
   return rc;
 }
