@@ -12,16 +12,12 @@
  * Every output is bounded: one value to BERTH__INTERP_MAX_VALUE and the
  * nesting of "${" to INTERP_MAX_DEPTH (dotenv.c bounds its files), so no
  * input can blow up memory. */
-#include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "berth/buf.h"
 #include "berth/interp.h"

@@ -1,16 +1,9 @@
 /* Checks of the model once it is read: dependency cycles, paths and
  * references (validate), and the profiles that select services. */
 
-#include <ctype.h>
-#include <errno.h>
-#include <limits.h>
-#include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "berth/buf.h"
 #include "berth/graph.h"

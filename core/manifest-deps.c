@@ -1,15 +1,9 @@
 /* What a service waits for and uses: depends_on with its conditions,
  * Compose's healthcheck and berth's probe, and uses: of infra instances
  * (checked against the infra in manifest-check.c). */
-#include <ctype.h>
-#include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "berth/buf.h"
-#include "berth/images.h"
 #include "cleanup.h"
 #include "manifest-internal.h"
 

@@ -2,19 +2,10 @@
  * normalised to maps, override files merged, paths of other files rebased,
  * include and extends resolved. */
 
-#include <ctype.h>
-#include <errno.h>
-#include <limits.h>
-#include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include "berth/buf.h"
-#include "berth/graph.h"
 #include "cleanup.h"
 #include "manifest-internal.h"
 

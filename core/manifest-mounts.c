@@ -1,14 +1,9 @@
 /* What a service mounts: volumes (short and long forms, binds, named
  * volumes, tmpfs), and the secrets and configs it is given as files. */
-#include <ctype.h>
-#include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "berth/buf.h"
-#include "berth/images.h"
 #include "cleanup.h"
 #include "manifest-internal.h"
 

@@ -1,14 +1,9 @@
 /* A service's ports: the short form ("127.0.0.1:8080-8081:80-81/udp")
  * and the long one ({target, published, host_ip, protocol}). */
-#include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "berth/buf.h"
-#include "berth/images.h"
 #include "cleanup.h"
 #include "manifest-internal.h"
 

@@ -4,14 +4,9 @@
  * infra in manifest-infra.c. A diagnostic for everything that is wrong, a
  * warning for everything berth does not support yet: nothing declared is
  * dropped silently. */
-#include <ctype.h>
-#include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "berth/buf.h"
 #include "berth/images.h"
 #include "cleanup.h"
 #include "manifest-internal.h"

@@ -1,15 +1,9 @@
 /* How a service runs: resources and deploy (replicas, limits, restart
  * policy), the networks it joins, and its watch rules (watch: or
  * develop.watch). */
-#include <ctype.h>
-#include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "berth/buf.h"
-#include "berth/images.h"
 #include "cleanup.h"
 #include "manifest-internal.h"
 

@@ -3,7 +3,6 @@
  * environment, deploy and resources before cpus, ...). The readers of the larger keys
  * live beside it: manifest-ports.c, -mounts.c, -deps.c, -runtime.c. */
 #include <ctype.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

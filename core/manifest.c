@@ -4,17 +4,11 @@
  * project, then manifest-check.c's profiles and validation. */
 #include <ctype.h>
 #include <errno.h>
-#include <limits.h>
-#include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include "berth/buf.h"
-#include "berth/graph.h"
 #include "cleanup.h"
 #include "manifest-internal.h"
 
