@@ -36,7 +36,8 @@ struct berth_graph {
   { 0 }
 
 /* Adds a node (a copy of name) and returns its index; a name already
- * present returns the existing index. Negative -ENOMEM on failure. */
+ * present returns the existing index. On allocation failure: negative
+ * (-BERTH_E_NOMEM), *err filled. */
 long berth_graph_add(struct berth_graph *g, const char *name, berth_err *err);
 /* The index of name, or -1. Hashed: constant time on average. */
 long berth_graph_find(const struct berth_graph *g, const char *name);
