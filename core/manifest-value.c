@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "berth/buf.h"
+#include "cleanup.h"
 #include "manifest-internal.h"
 
 /* Builds "a.b[3]" style paths into a caller's buffer. */
@@ -250,34 +251,87 @@ void berth__read_kv(struct berth__reader *r, const struct berth_node *n, const c
   }
 }
 
-/* Checks the keys of map against known (read here) and unsupported
- * (warned about, with their line). x- keys are extensions: always fine. */
+/* One key of a mapping checked: false for keys to skip (not a string,
+ * unknown, unsupported, x-). The suggestion comes from the known names. */
+static bool check_key(struct berth__reader *r, const struct berth_node *k, const char *path,
+                      bool known, bool unsupported, const char *suggestion) {
+  char p[BERTH__PATH_MAX];
+  if (!berth__is_scalar(k)) {
+    berth__error(r, k, path, "keys must be strings, found %s", berth_node_type_name(k));
+    return false;
+  }
+  if (!strncmp(k->value, "x-", 2))
+    return false;
+  if (known)
+    return true;
+  berth__pathf(p, "%s%s%s", path, *path ? "." : "", k->value);
+  if (unsupported)
+    berth__warn(r, k, p, "not supported by berth yet; ignored");
+  else
+    berth__error(r, k, p, "unknown key \"%s\"%s%s%s", k->value,
+                 suggestion ? " (did you mean \"" : "", suggestion ? suggestion : "",
+                 suggestion ? "\"?)" : "");
+  return false;
+}
+
 void berth__check_keys(struct berth__reader *r, const struct berth_node *map, const char *path,
                        const char *const *known, const char *const *unsupported) {
+  for (size_t i = 0; i + 1 < map->n; i += 2) {
+    const struct berth_node *k = map->items[i];
+    bool ok = false, unsup = false;
+    for (const char *const *kk = known; berth__is_scalar(k) && *kk && !ok; kk++)
+      ok = !strcmp(*kk, k->value);
+    for (const char *const *kk = unsupported; berth__is_scalar(k) && kk && *kk && !ok && !unsup;
+         kk++)
+      unsup = !strcmp(*kk, k->value);
+    const char *sug = berth__is_scalar(k) && !ok && !unsup ? berth__suggest(k->value, known) : NULL;
+    check_key(r, k, path, ok, unsup, sug);
+  }
+}
+
+static const struct berth__key *find_key(const struct berth__key *keys, const char *name) {
+  for (; keys->name; keys++)
+    if (!strcmp(keys->name, name))
+      return keys;
+  return NULL;
+}
+
+/* berth__suggest over the supported names of a table. */
+static const char *suggest_key(struct berth__reader *r, const char *key,
+                               const struct berth__key *keys) {
+  size_t n = 0;
+  for (const struct berth__key *k = keys; k->name; k++)
+    n++;
+  _cleanup_free_ const char **names = calloc(n + 1, sizeof(*names));
+  if (!names) {
+    r->oom = true;
+    return NULL;
+  }
+  n = 0;
+  for (const struct berth__key *k = keys; k->name; k++)
+    if (!(k->flags & BERTH__KEY_UNSUPPORTED))
+      names[n++] = k->name;
+  return berth__suggest(key, names);
+}
+
+void berth__read_keys(struct berth__reader *r, const struct berth_node *map, const char *path,
+                      const struct berth__key *keys, void *obj) {
   char p[BERTH__PATH_MAX];
   for (size_t i = 0; i + 1 < map->n; i += 2) {
     const struct berth_node *k = map->items[i];
-    if (!berth__is_scalar(k)) {
-      berth__error(r, k, path, "keys must be strings, found %s", berth_node_type_name(k));
+    const struct berth__key *key = berth__is_scalar(k) ? find_key(keys, k->value) : NULL;
+    bool known = key && !(key->flags & BERTH__KEY_UNSUPPORTED);
+    const char *sug = berth__is_scalar(k) && !key && strncmp(k->value, "x-", 2)
+                          ? suggest_key(r, k->value, keys)
+                          : NULL;
+    check_key(r, k, path, known, key && !known, sug);
+  }
+  for (const struct berth__key *key = keys; key->name; key++) {
+    const struct berth_node *v;
+    if (!key->read || (key->flags & BERTH__KEY_UNSUPPORTED) ||
+        !(v = berth_node_get(map, key->name)))
       continue;
-    }
-    if (!strncmp(k->value, "x-", 2))
-      continue;
-    bool ok = false;
-    for (const char *const *kk = known; *kk && !ok; kk++)
-      ok = !strcmp(*kk, k->value);
-    for (const char *const *kk = unsupported; kk && *kk && !ok; kk++)
-      if (!strcmp(*kk, k->value)) {
-        berth__warn(r, k, berth__pathf(p, "%s%s%s", path, *path ? "." : "", k->value),
-                    "not supported by berth yet; ignored");
-        ok = true;
-      }
-    if (ok)
-      continue;
-    const char *sug = berth__suggest(k->value, known);
-    berth__error(r, k, berth__pathf(p, "%s%s%s", path, *path ? "." : "", k->value),
-                 "unknown key \"%s\"%s%s%s", k->value, sug ? " (did you mean \"" : "",
-                 sug ? sug : "", sug ? "\"?)" : "");
+    key->read(r, obj, v, berth__pathf(p, "%s%s%s", path, *path ? "." : "", key->name));
   }
 }
 

@@ -17,6 +17,7 @@
 
 #include "berth/manifest.h"
 #include "berth/model.h"
+#include "berth/node.h"
 #include "manifest-internal.h"
 
 static void assert_contains(const char *haystack, const char *needle) {
@@ -732,6 +733,135 @@ static void test_load_collects_every_error(void **state) {
   free(dir);
 }
 
+/* Each cycle is reported once, from its first service, at the dependency
+ * that closes it; a self-dependency is a cycle too. */
+static void test_load_dependency_cycles(void **state) {
+  (void)state;
+  char *dir = new_dir(NULL);
+  char *path = write_file(dir, "berth.yaml",
+                          "services:\n"
+                          "  a:\n"
+                          "    image: a\n"
+                          "    depends_on: [b]\n"
+                          "  b:\n"
+                          "    image: b\n"
+                          "    depends_on: [a]\n"
+                          "  c:\n"
+                          "    image: c\n"
+                          "    depends_on: [a, c]\n");
+  struct berth_load_opts o = {.dir = dir};
+  struct berth_project *p = NULL;
+  struct berth_diags d = {0};
+  berth_err err = NULL;
+  assert_int_equal(berth_manifest_load(&o, &p, &d, &err), -BERTH_E_INVALID);
+  berth_err_free(&err);
+  assert_int_equal(d.errors, 2);
+  expect_diag(&d, "services.b.depends_on", path, 7, 18, "dependency cycle: a -> b -> a;");
+  expect_diag(&d, "services.c.depends_on", path, 10, 21, "dependency cycle: c -> c;");
+  berth_diags_release(&d);
+  free(path);
+  free(dir);
+}
+
+/* ---- the key table ---- */
+
+struct read_log {
+  char order[64];
+};
+
+static void log_key(struct berth__reader *r, void *obj, const struct berth_node *v,
+                    const char *path) {
+  (void)r;
+  struct read_log *l = obj;
+  strncat(l->order, path, sizeof(l->order) - strlen(l->order) - 2);
+  strcat(l->order, "=");
+  strncat(l->order, v->value, sizeof(l->order) - strlen(l->order) - 2);
+  strcat(l->order, " ");
+}
+
+/* One table: known keys are read in the table's order, unsupported ones
+ * warned about, unknown ones errors with a suggestion among the known
+ * names only, x- keys pass. */
+static void test_read_keys(void **state) {
+  (void)state;
+  static const struct berth__key keys[] = {
+      {"alpha", log_key, 0},
+      {"beta", log_key, 0},
+      {"gamma", NULL, BERTH__KEY_UNSUPPORTED},
+      {"delta", NULL, 0}, /* known, read by the caller */
+      {0},
+  };
+  const char *text = "beta: 2\nalphx: 9\ngamma: 3\nalpha: 1\nx-any: 5\ndelta: 4\ngammx: 6\n";
+  struct berth_node *root = NULL;
+  berth_err err = NULL;
+  assert_int_equal(berth_yaml_parse("t.yaml", text, strlen(text), &root, &err), 0);
+  struct berth_diags d = {0};
+  struct berth__reader r = {.diags = &d};
+  struct read_log log = {{0}};
+  berth__read_keys(&r, root, "svc", keys, &log);
+  assert_false(r.oom);
+  assert_string_equal(log.order, "svc.alpha=1 svc.beta=2 ");
+  assert_int_equal(d.errors, 2);
+  assert_int_equal(d.warnings, 1);
+  expect_diag(&d, "svc.alphx", "t.yaml", 2, 1, "unknown key \"alphx\" (did you mean \"alpha\"?)");
+  /* Close to an unsupported key only: no suggestion. */
+  assert_string_equal(find_diag(&d, "svc.gammx")->message, "unknown key \"gammx\"");
+  const struct berth_diag *w = find_diag(&d, "svc.gamma");
+  assert_non_null(w);
+  assert_int_equal(w->severity, BERTH_DIAG_WARNING);
+  assert_string_equal(w->message, "not supported by berth yet; ignored");
+  assert_null(find_diag(&d, "svc.x-any"));
+  berth_diags_release(&d);
+  berth_node_free(root);
+}
+
+/* The table's order, not the document's: env_file's values come first
+ * and environment: overrides them wherever it is written. */
+static void test_load_environment_over_env_file(void **state) {
+  (void)state;
+  char *dir = new_dir(NULL);
+  free(write_file(dir, "app.env", "MODE=file\nONLY=file\n"));
+  free(write_file(dir, "berth.yaml",
+                  "services:\n"
+                  "  api:\n"
+                  "    image: nginx\n"
+                  "    environment:\n"
+                  "      MODE: inline\n"
+                  "    env_file: app.env\n"));
+  struct berth_load_opts o = {.dir = dir};
+  struct berth_project *p = load_ok(&o);
+  assert_string_equal(env_of(&p->services[0], "MODE"), "inline");
+  assert_string_equal(env_of(&p->services[0], "ONLY"), "file");
+  berth_project_free(p);
+  free(dir);
+}
+
+/* Diagnostics come in the order of the file, whichever reader found them. */
+static void test_load_diagnostics_in_file_order(void **state) {
+  (void)state;
+  char *dir = new_dir(NULL);
+  char *path = write_file(dir, "berth.yaml",
+                          "services:\n"
+                          "  api:\n"
+                          "    image: nginx\n"
+                          "    cpus: lots\n"
+                          "    restart: whenever\n"
+                          "    imgae: x\n");
+  struct berth_load_opts o = {.dir = dir};
+  struct berth_project *p = NULL;
+  struct berth_diags d = {0};
+  berth_err err = NULL;
+  assert_int_equal(berth_manifest_load(&o, &p, &d, &err), -BERTH_E_INVALID);
+  berth_err_free(&err);
+  assert_int_equal(d.n, 3);
+  assert_string_equal(d.v[0].path, "services.api.cpus");
+  assert_string_equal(d.v[1].path, "services.api.restart");
+  assert_string_equal(d.v[2].path, "services.api.imgae");
+  berth_diags_release(&d);
+  free(path);
+  free(dir);
+}
+
 static void test_load_errors_of_several_files(void **state) {
   (void)state;
   char *dir = new_dir(NULL);
@@ -789,6 +919,10 @@ int main(void) {
       cmocka_unit_test(test_load_merges_files),
       cmocka_unit_test(test_load_project_name),
       cmocka_unit_test(test_load_collects_every_error),
+      cmocka_unit_test(test_load_dependency_cycles),
+      cmocka_unit_test(test_read_keys),
+      cmocka_unit_test(test_load_environment_over_env_file),
+      cmocka_unit_test(test_load_diagnostics_in_file_order),
       cmocka_unit_test(test_load_errors_of_several_files),
   };
   return cmocka_run_group_tests(tests, setup_dir, teardown_dir);

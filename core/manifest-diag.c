@@ -1,0 +1,157 @@
+/* Diagnostics of a load: collecting them, formatting them, and the
+ * "did you mean" suggestion for a mistyped key. */
+
+#include <ctype.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cleanup.h"
+#include "manifest-internal.h"
+
+void berth_diags_release(struct berth_diags *d) {
+  for (size_t i = 0; i < d->n; i++) {
+    free(d->v[i].file);
+    free(d->v[i].path);
+    free(d->v[i].message);
+  }
+  free(d->v);
+  *d = (struct berth_diags){0};
+}
+
+char *berth_diag_format(const struct berth_diag *d) {
+  char *s = NULL, where[4200] = "";
+  if (d->file && d->line)
+    snprintf(where, sizeof(where), "%s:%d:%d: ", d->file, d->line, d->col);
+  else if (d->file)
+    snprintf(where, sizeof(where), "%s: ", d->file);
+  if (asprintf(&s, "%s%s: %s%s%s", where, d->severity == BERTH_DIAG_ERROR ? "error" : "warning",
+               d->path ? d->path : "", d->path ? ": " : "", d->message) < 0)
+    return NULL;
+  return s;
+}
+
+void berth__diag(struct berth__reader *r, enum berth_severity sev, const struct berth_node *at,
+                 const char *path, const char *fmt, ...) {
+  struct berth_diags *d = r->diags;
+  struct berth_diag *v = realloc(d->v, (d->n + 1) * sizeof(*v));
+  if (!v) {
+    r->oom = true;
+    return;
+  }
+  d->v = v;
+  struct berth_diag *g = &d->v[d->n];
+  *g = (struct berth_diag){.severity = sev};
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vasprintf(&g->message, fmt, ap);
+  va_end(ap);
+  if (n < 0) {
+    r->oom = true;
+    return;
+  }
+  if (at && at->file) {
+    g->file = strdup(at->file);
+    g->line = at->line;
+    g->col = at->col;
+  }
+  if (path)
+    g->path = strdup(path);
+  if ((at && at->file && !g->file) || (path && !g->path))
+    r->oom = true; /* kept without its place: the load fails for memory */
+  d->n++;
+  if (sev == BERTH_DIAG_ERROR)
+    d->errors++;
+  else
+    d->warnings++;
+}
+
+static size_t levenshtein(const char *a, const char *b) {
+  size_t la = strlen(a), lb = strlen(b);
+  if (la > 64 || lb > 64)
+    return SIZE_MAX;
+  size_t prev[65], cur[65];
+  for (size_t j = 0; j <= lb; j++)
+    prev[j] = j;
+  for (size_t i = 1; i <= la; i++) {
+    cur[0] = i;
+    for (size_t j = 1; j <= lb; j++) {
+      size_t sub =
+          prev[j - 1] + (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
+      size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+      cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+    }
+    memcpy(prev, cur, sizeof(prev));
+  }
+  return prev[lb];
+}
+
+const char *berth__suggest(const char *key, const char *const *keys) {
+  const char *best = NULL;
+  size_t best_d = SIZE_MAX, limit = strlen(key) / 4 > 2 ? strlen(key) / 4 : 2;
+  for (; *keys; keys++) {
+    size_t d = levenshtein(key, *keys);
+    if (d < best_d) {
+      best_d = d;
+      best = *keys;
+    }
+  }
+  return best_d <= limit ? best : NULL;
+}
+
+void berth__error_at_message(struct berth__reader *r, const char *file, const char *msg) {
+  /* "file:line:col: message" from a lower layer: the position becomes
+   * the diagnostic's, so every error reads the same way. */
+  int line = 0, col = 0, used = 0;
+  size_t fl = strlen(file);
+  if (!strncmp(msg, file, fl) && sscanf(msg + fl, ":%d:%d: %n", &line, &col, &used) == 2 &&
+      used > 0) {
+    struct berth_node at = {.file = file, .line = line, .col = col};
+    berth__error(r, &at, NULL, "%s", msg + fl + used);
+  } else {
+    berth__error(r, NULL, NULL, "%s", msg);
+  }
+}
+
+struct diag_key {
+  size_t file, index; /* the file's first appearance; the original place */
+  int line, col;
+};
+
+static int cmp_diag_key(const void *a, const void *b) {
+  const struct diag_key *x = a, *y = b;
+  if (x->file != y->file)
+    return x->file < y->file ? -1 : 1;
+  if (x->line != y->line)
+    return x->line < y->line ? -1 : 1;
+  if (x->col != y->col)
+    return x->col < y->col ? -1 : 1;
+  return x->index < y->index ? -1 : x->index > y->index;
+}
+
+void berth__sort_diags(struct berth__reader *r) {
+  struct berth_diags *d = r->diags;
+  if (d->n < 2)
+    return;
+  _cleanup_free_ struct diag_key *keys = calloc(d->n, sizeof(*keys));
+  _cleanup_free_ struct berth_diag *sorted = calloc(d->n, sizeof(*sorted));
+  if (!keys || !sorted) {
+    r->oom = true;
+    return;
+  }
+  for (size_t i = 0; i < d->n; i++) {
+    size_t first = i;
+    for (size_t j = 0; j < i && first == i; j++)
+      if (d->v[j].file == d->v[i].file ||
+          (d->v[j].file && d->v[i].file && !strcmp(d->v[j].file, d->v[i].file)))
+        first = keys[j].file;
+    keys[i] =
+        (struct diag_key){.file = first, .index = i, .line = d->v[i].line, .col = d->v[i].col};
+  }
+  qsort(keys, d->n, sizeof(*keys), cmp_diag_key);
+  for (size_t i = 0; i < d->n; i++)
+    sorted[i] = d->v[keys[i].index];
+  memcpy(d->v, sorted, d->n * sizeof(*sorted));
+}
