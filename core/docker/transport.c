@@ -386,8 +386,8 @@ int berth__request(struct berth_docker *d, const struct berth__req *req, struct 
     r = -berth_err_code(*err);
     if (r == 0)
       r = -BERTH_E_FAILED;
-  } else if (rc != CURLE_OK && !((rc == CURLE_WRITE_ERROR || rc == CURLE_ABORTED_BY_CALLBACK) &&
-                                  t.stopped)) {
+  } else if (rc != CURLE_OK &&
+             !(t.stopped && (rc == CURLE_WRITE_ERROR || rc == CURLE_ABORTED_BY_CALLBACK))) {
     if (rc == CURLE_COULDNT_CONNECT || (status == 0 && rc == CURLE_COULDNT_RESOLVE_HOST))
       r = unreachable(d, rc, err);
     else if (status >= 400)
