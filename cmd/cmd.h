@@ -6,11 +6,17 @@
 #include <stddef.h>
 
 #include "berth/err.h"
+#include "berth/strv.h"
 
 /* Global flags, parsed once by main.c wherever they appear before "--". */
 struct berth_globals {
-  const char **files; /* -f FILE, repeatable, in order */
-  size_t n_files;
+  union {
+    struct berth_strv file_list; /* what the flag parser fills */
+    struct {
+      char **files; /* -f FILE, repeatable, in order */
+      size_t n_files;
+    };
+  };
   const char *project; /* -p NAME */
   const char *ns;      /* --ns NAME */
   bool json;           /* --json */

@@ -1,5 +1,5 @@
 /* berth config: the normalized model, or every problem of the manifest. */
-#include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -103,107 +103,80 @@ static void yaml_value(const cJSON *j, int indent) {
   }
 }
 
-static cJSON *diags_json(const struct berth_diags *d) {
-  cJSON *a = cJSON_CreateArray();
-  for (size_t i = 0; a && i < d->n; i++) {
-    const struct berth_diag *x = &d->v[i];
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "severity", x->severity == BERTH_DIAG_ERROR ? "error" : "warning");
-    if (x->file)
-      cJSON_AddStringToObject(o, "file", x->file);
-    else
-      cJSON_AddNullToObject(o, "file");
-    cJSON_AddNumberToObject(o, "line", x->line);
-    cJSON_AddNumberToObject(o, "column", x->col);
-    if (x->path)
-      cJSON_AddStringToObject(o, "path", x->path);
-    else
-      cJSON_AddNullToObject(o, "path");
-    cJSON_AddStringToObject(o, "message", x->message);
-    cJSON_AddItemToArray(a, o);
+struct config_opts {
+  struct berth_strv profiles;
+  bool show_secrets, quiet;
+};
+
+static const struct berth_flag config_flags[] = {
+    BERTH_FLAG("profile", 0, BERTH_FLAG_LIST, struct config_opts, profiles),
+    BERTH_FLAG("show-secrets", 0, BERTH_FLAG_BOOL, struct config_opts, show_secrets),
+    BERTH_FLAG("quiet", 'q', BERTH_FLAG_BOOL, struct config_opts, quiet),
+};
+
+/* An invalid manifest: its problems (already on stderr), as JSON too. */
+static int invalid(const struct berth_globals *g, struct berth_diags *diags, berth_err *err) {
+  int code = berth_err_code(*err) == BERTH_E_INVALID ? 2 : 1;
+  if (g->json && diags->errors) {
+    _cleanup_json_ cJSON *o = cJSON_CreateObject();
+    cJSON *d = berth_cmd_diags_json(diags);
+    bool ok = o && d && cJSON_AddBoolToObject(o, "valid", false) &&
+              cJSON_AddItemToObject(o, "diagnostics", d);
+    if (!ok)
+      cJSON_Delete(d);
+    berth_out_json(ok ? o : NULL);
   }
-  return a;
+  berth_diags_release(diags);
+  return berth_report(err, code);
 }
 
-static int run(int argc, char **argv, const struct berth_globals *g) {
-  static const struct option opts[] = {{"profile", required_argument, NULL, 'P'},
-                                       {"show-secrets", no_argument, NULL, 'S'},
-                                       {"quiet", no_argument, NULL, 'q'},
-                                       {NULL, 0, NULL, 0}};
-  const char *profiles[64];
-  size_t n_profiles = 0;
-  bool show_secrets = false, quiet = false;
-  optind = 1;
-  opterr = 0;
-  int c;
-  while ((c = getopt_long(argc, argv, "+q", opts, NULL)) != -1) {
-    switch (c) {
-    case 'P':
-      if (n_profiles == sizeof(profiles) / sizeof(*profiles)) {
-        fprintf(stderr, "berth config: at most 64 --profile flags\n");
-        return 2;
-      }
-      profiles[n_profiles++] = optarg;
-      break;
-    case 'S':
-      show_secrets = true;
-      break;
-    case 'q':
-      quiet = true;
-      break;
-    default:
-      fprintf(stderr, "berth config: unknown flag %s\nusage: %s\n", argv[optind - 1],
-              berth_cmd_config.usage);
-      return 2;
-    }
-  }
-  if (optind < argc) {
-    fprintf(stderr, "berth config: unexpected argument %s\nusage: %s\n", argv[optind],
+static int show(const struct berth_globals *g, const struct berth_project *p,
+                const struct config_opts *co) {
+  if (co->quiet)
+    return 0;
+  _cleanup_json_ cJSON *j = NULL;
+  berth_err err = NULL;
+  if (berth_project_to_json(p, co->show_secrets, &j, &err) < 0)
+    return berth_report(&err, 1);
+  if (g->json)
+    return berth_out_json(j);
+  yaml_value(j, 0);
+  return 0;
+}
+
+static int run(int argc_, char **argv_, const struct berth_globals *g) {
+  static const struct berth_flags fl = BERTH_FLAGS(config_flags, BERTH_FLAGS_IN_ORDER);
+  struct config_opts co = {0};
+  _cleanup_free_ char **argv = NULL;
+  int argc;
+  int code = berth_cmd_flags(&berth_cmd_config, &fl, argc_, argv_, &co, &argc, &argv);
+  if (!code && argc > 0) {
+    fprintf(stderr, "berth config: unexpected argument %s\nusage: %s\n", argv[0],
             berth_cmd_config.usage);
-    return 2;
+    code = 2;
   }
-  struct berth_load_opts lo = {.files = g->files,
+  if (code) {
+    berth_strv_release(&co.profiles);
+    return code;
+  }
+  struct berth_load_opts lo = {.files = (const char *const *)g->files,
                                .n_files = g->n_files,
                                .project_name = g->project,
-                               .profiles = profiles,
-                               .n_profiles = n_profiles};
+                               .profiles = (const char *const *)co.profiles.v,
+                               .n_profiles = co.profiles.n};
   struct berth_diags diags = {0};
   struct berth_project *p = NULL;
   berth_err err = NULL;
   int r = berth_manifest_load(&lo, &p, &diags, &err);
   berth_cmd_print_diags(g, &diags);
   if (r < 0) {
-    int code = berth_err_code(err) == BERTH_E_INVALID ? 2 : 1;
-    if (g->json && diags.errors) {
-      _cleanup_json_ cJSON *o = cJSON_CreateObject();
-      cJSON_AddBoolToObject(o, "valid", false);
-      cJSON_AddItemToObject(o, "diagnostics", diags_json(&diags));
-      _cleanup_free_ char *s = cJSON_Print(o);
-      if (s)
-        puts(s);
-    }
+    code = invalid(g, &diags, &err);
+  } else {
     berth_diags_release(&diags);
-    if (!diags.errors || code != 2)
-      return berth_report(&err, code);
-    fprintf(stderr, "berth: %s\n", berth_err_root_msg(err));
-    berth_err_free(&err);
-    return code;
+    code = show(g, p, &co);
+    berth_project_free(p);
   }
-  berth_diags_release(&diags);
-  int code = 0;
-  if (!quiet) {
-    _cleanup_json_ cJSON *j = NULL;
-    if (berth_project_to_json(p, show_secrets, &j, &err) < 0) {
-      code = berth_report(&err, 1);
-    } else if (g->json) {
-      _cleanup_free_ char *s = cJSON_Print(j);
-      if (s)
-        puts(s);
-    } else {
-      yaml_value(j, 0);
-    }
-  }
-  berth_project_free(p);
+  berth_strv_release(&co.profiles);
   return code;
 }
 

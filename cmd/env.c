@@ -6,27 +6,32 @@
 #include "berth/cleanup.h"
 #include "project.h"
 
-static int run(int argc, char **argv, const struct berth_globals *g) {
-  if (argc > 2 || (argc == 2 && argv[1][0] == '-')) {
-    fprintf(stderr, "usage: %s\n", berth_cmd_env.usage);
+static int run(int argc_, char **argv_, const struct berth_globals *g) {
+  static const struct berth_flags fl = {.n = 0};
+  _cleanup_free_ char **argv = NULL;
+  int argc;
+  int code = berth_cmd_flags(&berth_cmd_env, &fl, argc_, argv_, NULL, &argc, &argv);
+  if (code)
+    return code;
+  if (argc > 1) {
+    fprintf(stderr, "berth env: unexpected argument %s\nusage: %s\n", argv[1], berth_cmd_env.usage);
     return 2;
   }
   struct berth_project *p;
   struct berth_state *st;
-  int code = berth_cmd_open(g, &p, &st, NULL);
+  code = berth_cmd_open(g, &p, &st, NULL);
   if (code)
     return code;
   struct berth_kvv vars = {0};
   berth_err err = NULL;
-  if (berth_engine_env(p, argc == 2 ? argv[1] : NULL, st, &vars, &err) < 0) {
+  if (berth_engine_env(p, argc == 1 ? argv[0] : NULL, st, &vars, &err) < 0) {
     code = berth_report(&err, 1);
   } else if (g->json) {
     _cleanup_json_ cJSON *o = cJSON_CreateObject();
-    for (size_t i = 0; i < vars.n; i++)
-      cJSON_AddStringToObject(o, vars.v[i].key, vars.v[i].value);
-    _cleanup_free_ char *text = cJSON_Print(o);
-    if (text)
-      puts(text);
+    bool ok = o;
+    for (size_t i = 0; ok && i < vars.n; i++)
+      ok = cJSON_AddStringToObject(o, vars.v[i].key, vars.v[i].value);
+    code = berth_out_json(ok ? o : NULL);
   } else {
     /* Shell syntax: eval "$(berth env api)" */
     for (size_t i = 0; i < vars.n; i++)

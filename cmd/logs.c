@@ -1,180 +1,177 @@
 /* berth logs: every service's output, one aligned coloured prefix each. */
-#include <getopt.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "berth/buf.h"
+#include "berth/attach.h"
 #include "berth/cleanup.h"
-#include "docker.h"
 #include "project.h"
 
+/* Set by Ctrl-C: the followers end their streams and are joined. */
+static atomic_int interrupted;
+
+static void on_signal(int sig) {
+  atomic_store(&interrupted, sig);
+}
+
+struct logs_opts {
+  bool follow, timestamps;
+  const char *since;
+  int tail;
+};
+
+static const struct berth_flag logs_flags[] = {
+    BERTH_FLAG("follow", 'f', BERTH_FLAG_BOOL, struct logs_opts, follow),
+    BERTH_FLAG("since", 0, BERTH_FLAG_STRING, struct logs_opts, since),
+    BERTH_FLAG("tail", 'n', BERTH_FLAG_INT, struct logs_opts, tail,
+               .bad = "is not a number of lines"),
+    BERTH_FLAG("timestamps", 't', BERTH_FLAG_BOOL, struct logs_opts, timestamps),
+};
+
 struct stream {
-  char prefix[160];
+  struct berth_mux_source src;
   const char *id;
-  const struct berth_docker_logs_opts *o;
-  const struct berth_globals *g;
-  int color;
-  struct berth_buf line[3]; /* partial lines per stream */
+  const struct berth_logs_opts *o;
+  pthread_t thread;
+  bool started;
   berth_err err;
 };
 
-static pthread_mutex_t out_mu = PTHREAD_MUTEX_INITIALIZER;
-static int width;
-
-static void emit_line(struct stream *s, const char *text, size_t n) {
-  static const char *const colors[] = {"\033[36m", "\033[33m", "\033[32m", "\033[35m",
-                                       "\033[34m", "\033[91m", "\033[92m", "\033[96m"};
-  pthread_mutex_lock(&out_mu);
-  printf("%s%-*s |%s %.*s\n", berth_sgr(s->g, colors[s->color % 8]), width, s->prefix,
-         berth_sgr(s->g, "\033[0m"), (int)n, text);
-  fflush(stdout);
-  pthread_mutex_unlock(&out_mu);
+static void *follow(void *arg) {
+  struct stream *s = arg;
+  berth_attach_logs(s->id, s->o, berth_mux_output, &s->src, &s->err);
+  berth_mux_source_flush(&s->src);
+  return NULL;
 }
 
-static int on_output(enum berth_docker_stream which, const char *data, size_t len, void *ud) {
-  struct stream *s = ud;
-  struct berth_buf *b = &s->line[which];
-  while (len) {
-    const char *nl = memchr(data, '\n', len);
-    size_t take = nl ? (size_t)(nl - data) : len;
-    if (berth_buf_add(b, data, take) < 0) { /* an endless line: print what we have */
-      emit_line(s, b->data, b->len);
-      berth_buf_reset(b);
-    }
-    if (!nl)
-      break;
-    size_t n = b->len;
-    if (n && b->data[n - 1] == '\r')
-      n--;
-    emit_line(s, b->data ? b->data : "", n);
-    berth_buf_reset(b);
-    data += take + 1;
-    len -= take + 1;
+/* --since: a duration back from now (10m), or unix seconds. */
+static int parse_since(const char *v, int64_t *ret) {
+  int64_t ms = berth_cmd_duration(v);
+  char *end;
+  long long abs = strtoll(v, &end, 10);
+  if (!*end && abs > 1000000000LL)
+    *ret = abs;
+  else if (ms >= 0)
+    *ret = (int64_t)time(NULL) - ms / 1000;
+  else {
+    fprintf(stderr, "berth logs: --since %s is neither a duration (10m) nor unix time\n", v);
+    return 2;
   }
   return 0;
 }
 
-static void *follow(void *arg) {
-  struct stream *s = arg;
-  struct berth_docker *d = NULL;
-  if (berth_docker_open(&d, NULL, &s->err) >= 0)
-    berth_docker_container_logs(d, s->id, s->o, on_output, s, &s->err);
-  for (int i = 0; i < 3; i++)
-    if (s->line[i].len)
-      emit_line(s, s->line[i].data, s->line[i].len);
-  berth_docker_close(d);
-  return NULL;
-}
-
-static int run(int argc, char **argv, const struct berth_globals *g) {
-  static const struct option opts[] = {{"follow", no_argument, NULL, 'f'},
-                                       {"since", required_argument, NULL, 's'},
-                                       {"tail", required_argument, NULL, 'n'},
-                                       {"timestamps", no_argument, NULL, 't'},
-                                       {NULL, 0, NULL, 0}};
-  struct berth_docker_logs_opts lo = {.tail = -1};
-  optind = 1;
-  opterr = 0;
-  int c;
-  while ((c = getopt_long(argc, argv, "ftn:", opts, NULL)) != -1) {
-    switch (c) {
-    case 'f':
-      lo.follow = true;
-      break;
-    case 't':
-      lo.timestamps = true;
-      break;
-    case 'n': {
-      char *end;
-      long n = strtol(optarg, &end, 10);
-      if (*end || n < 0) {
-        fprintf(stderr, "berth logs: --tail %s is not a number of lines\n", optarg);
-        return 2;
-      }
-      lo.tail = (int)n;
-      break;
-    }
-    case 's': {
-      /* A duration back from now (10m), or unix seconds. */
-      int64_t ms = berth_cmd_duration(optarg);
-      char *end;
-      long long abs = strtoll(optarg, &end, 10);
-      if (!*end && abs > 1000000000LL)
-        lo.since = abs;
-      else if (ms >= 0)
-        lo.since = (int64_t)time(NULL) - ms / 1000;
-      else {
-        fprintf(stderr, "berth logs: --since %s is neither a duration (10m) nor unix time\n",
-                optarg);
-        return 2;
-      }
-      break;
-    }
-    default:
-      fprintf(stderr, "berth logs: unknown flag %s\nusage: %s\n", argv[optind - 1],
-              berth_cmd_logs.usage);
-      return 2;
-    }
-  }
-  struct berth_project *p = NULL;
-  int code = berth_cmd_load(g, &p);
-  if (code)
-    return code;
-  struct berth_status st = {0};
-  berth_err err = NULL;
-  if (berth_engine_ps(p->name, &st, &err) < 0) {
-    berth_project_free(p);
-    return berth_report(&err, 1);
-  }
-  struct stream *streams = calloc(st.n + 1, sizeof(*streams));
-  pthread_t *threads = calloc(st.n + 1, sizeof(*threads));
+/* The units to show: all, or those of the services named. Says which
+ * named service has no container (code 1). */
+static int pick(const struct berth_status *st, int argc, char **argv, struct berth_mux *mux,
+                const struct berth_logs_opts *lo, struct stream *streams, size_t *ret_n) {
   size_t n = 0;
-  for (size_t i = 0; streams && threads && i < st.n; i++) {
-    bool want = optind >= argc;
-    for (int k = optind; k < argc && !want; k++)
-      want = !strcmp(argv[k], st.v[i].service);
+  int code = 0;
+  for (size_t i = 0; i < st->n; i++) {
+    bool want = argc == 0;
+    for (int k = 0; k < argc && !want; k++)
+      want = !strcmp(argv[k], st->v[i].service);
     if (!want)
       continue;
-    struct stream *s = &streams[n];
-    berth_cmd_unit_name(&st.v[i], s->prefix, sizeof(s->prefix));
-    s->id = st.v[i].id;
-    s->o = &lo;
-    s->g = g;
-    s->color = (int)n;
-    for (int k = 0; k < 3; k++)
-      berth_buf_init(&s->line[k], 1 << 20);
-    if ((int)strlen(s->prefix) > width)
-      width = (int)strlen(s->prefix);
+    char prefix[160];
+    berth_cmd_unit_name(&st->v[i], prefix, sizeof(prefix));
+    berth_mux_source_init(&streams[n].src, mux, prefix, berth_mux_color(n));
+    streams[n].id = st->v[i].id;
+    streams[n].o = lo;
+    berth_mux_widen(mux, prefix);
     n++;
   }
-  for (int k = optind; k < argc; k++) {
+  for (int k = 0; k < argc; k++) {
     bool found = false;
     for (size_t i = 0; i < n; i++)
-      found |= !strncmp(streams[i].prefix, argv[k], strlen(argv[k]));
+      found |= !strncmp(streams[i].src.prefix, argv[k], strlen(argv[k]));
     if (!found) {
       fprintf(stderr, "berth logs: %s has no container; berth ps lists what runs\n", argv[k]);
       code = 1;
     }
   }
-  for (size_t i = 0; i < n; i++)
-    if (pthread_create(&threads[i], NULL, follow, &streams[i]) != 0)
-      follow(&streams[i]);
-  for (size_t i = 0; i < n; i++) {
-    if (threads[i])
-      pthread_join(threads[i], NULL);
-    if (streams[i].err) {
-      code = berth_report(&streams[i].err, 1);
-    }
-    for (int k = 0; k < 3; k++)
-      berth_buf_release(&streams[i].line[k]);
+  *ret_n = n;
+  return code;
+}
+
+/* One thread per stream; all joined. Ctrl-C ends the streams first. */
+static int follow_all(struct stream *streams, size_t n, bool follow_mode) {
+  struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;
+  if (follow_mode) {
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
   }
+  int code = 0;
+  for (size_t i = 0; i < n; i++)
+    streams[i].started = pthread_create(&streams[i].thread, NULL, follow, &streams[i]) == 0;
+  for (size_t i = 0; i < n; i++) {
+    if (streams[i].started)
+      pthread_join(streams[i].thread, NULL);
+    else
+      follow(&streams[i]); /* no thread to be had: this one in turn */
+    if (streams[i].err)
+      code = berth_report(&streams[i].err, 1);
+    berth_mux_source_release(&streams[i].src);
+  }
+  if (follow_mode) {
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+  }
+  return code;
+}
+
+static int show(const struct berth_globals *g, const char *project, int argc, char **argv,
+                const struct berth_logs_opts *lo) {
+  struct berth_status st = {0};
+  berth_err err = NULL;
+  if (berth_engine_ps(project, &st, &err) < 0)
+    return berth_report(&err, 1);
+  struct stream *streams = calloc(st.n + 1, sizeof(*streams));
+  if (!streams) {
+    berth_status_release(&st);
+    fputs("berth: out of memory\n", stderr);
+    return 1;
+  }
+  struct berth_mux mux;
+  berth_mux_init(&mux, g, 0);
+  size_t n;
+  int code = pick(&st, argc, argv, &mux, lo, streams, &n);
+  int r = follow_all(streams, n, lo->follow);
   free(streams);
-  free(threads);
   berth_status_release(&st);
+  return r ? r : code;
+}
+
+static int run(int argc_, char **argv_, const struct berth_globals *g) {
+  static const struct berth_flags fl = BERTH_FLAGS(logs_flags, 0);
+  struct logs_opts opts = {.tail = -1};
+  _cleanup_free_ char **argv = NULL;
+  int argc;
+  int code = berth_cmd_flags(&berth_cmd_logs, &fl, argc_, argv_, &opts, &argc, &argv);
+  if (code)
+    return code;
+  struct berth_logs_opts lo = {.follow = opts.follow,
+                               .timestamps = opts.timestamps,
+                               .tail = opts.tail,
+                               .stop = &interrupted};
+  if (opts.since && (code = parse_since(opts.since, &lo.since)) != 0)
+    return code;
+  struct berth_project *p = NULL;
+  code = berth_cmd_load(g, &p);
+  if (code)
+    return code;
+  code = show(g, p->name, argc, argv, &lo);
   berth_project_free(p);
+  int sig = atomic_load(&interrupted);
+  if (sig) { /* end as Ctrl-C ends a program, now that all is released */
+    fflush(stdout);
+    signal(sig, SIG_DFL);
+    raise(sig);
+  }
   return code;
 }
 

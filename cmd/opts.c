@@ -1,5 +1,6 @@
 /* Global flags: accepted before the subcommand (berth -f x.yaml up) and
  * after it (berth up -f x.yaml), up to a "--". */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,32 +8,16 @@
 
 #include "berth/cleanup.h"
 #include "cmd.h"
+#include "flags.h"
 
-/* Matches "-f VALUE", "-fVALUE", "--file VALUE", "--file=VALUE". On a
- * match stores the value and returns how many argv entries it used. */
-static int take_value(int argc, char **argv, int i, const char *s, const char *l, const char **ret,
-                      berth_err *err) {
-  const char *a = argv[i];
-  const char *v = NULL;
-  int used = 1;
-  size_t ln = l ? strlen(l) : 0;
-  if ((s && !strcmp(a, s)) || (l && !strcmp(a, l))) {
-    if (i + 1 >= argc)
-      return berth_err_set(err, BERTH_E_INVALID, "%s needs a value", a);
-    v = argv[i + 1];
-    used = 2;
-  } else if (l && !strncmp(a, l, ln) && a[ln] == '=') {
-    v = a + ln + 1;
-  } else if (s && !strncmp(a, s, 2) && a[2]) {
-    v = a + 2;
-  } else {
-    return 0;
-  }
-  if (!*v)
-    return berth_err_set(err, BERTH_E_INVALID, "%s needs a non-empty value", l ? l : s);
-  *ret = v;
-  return used;
-}
+static const struct berth_flag global_flags[] = {
+    BERTH_FLAG("file", 'f', BERTH_FLAG_LIST, struct berth_globals, file_list),
+    BERTH_FLAG("project-name", 'p', BERTH_FLAG_STRING, struct berth_globals, project),
+    BERTH_FLAG("ns", 0, BERTH_FLAG_STRING, struct berth_globals, ns),
+    BERTH_FLAG("json", 0, BERTH_FLAG_BOOL, struct berth_globals, json),
+    BERTH_FLAG("verbose", 'v', BERTH_FLAG_COUNT, struct berth_globals, verbose),
+    BERTH_FLAG("no-color", 0, BERTH_FLAG_CLEAR, struct berth_globals, color),
+};
 
 int berth_globals_parse(int argc, char **argv, struct berth_globals *g, int *ret_argc,
                         char ***ret_rest, berth_err *err) {
@@ -41,63 +26,15 @@ int berth_globals_parse(int argc, char **argv, struct berth_globals *g, int *ret
   const char *term = getenv("TERM");
   if (term && !strcmp(term, "dumb"))
     g->color = false;
-  _cleanup_free_ char **rest = calloc((size_t)argc + 1, sizeof(*rest));
-  if (!rest)
-    return berth_err_set(err, BERTH_E_NOMEM, "out of memory");
-  int n = 0;
-  for (int i = 0; i < argc;) {
-    const char *a = argv[i];
-    if (!strcmp(a, "--")) {
-      while (i < argc)
-        rest[n++] = argv[i++];
-      break;
-    }
-    const char *v = NULL;
-    int used;
-    if ((used = take_value(argc, argv, i, "-f", "--file", &v, err)) != 0) {
-      if (used < 0)
-        goto fail;
-      const char **f = realloc(g->files, (g->n_files + 1) * sizeof(*f));
-      if (!f) {
-        berth_err_set(err, BERTH_E_NOMEM, "out of memory");
-        goto fail;
-      }
-      g->files = f;
-      g->files[g->n_files++] = v;
-    } else if ((used = take_value(argc, argv, i, "-p", "--project-name", &g->project, err)) != 0) {
-      if (used < 0)
-        goto fail;
-    } else if ((used = take_value(argc, argv, i, NULL, "--ns", &g->ns, err)) != 0) {
-      if (used < 0)
-        goto fail;
-    } else if (!strcmp(a, "--json")) {
-      g->json = true;
-      used = 1;
-    } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
-      g->verbose++;
-      used = 1;
-    } else if (!strcmp(a, "--no-color")) {
-      g->color = false;
-      used = 1;
-    } else {
-      rest[n++] = argv[i];
-      used = 1;
-    }
-    i += used;
-  }
-  rest[n] = NULL;
-  *ret_argc = n;
-  *ret_rest = TAKE_PTR(rest);
-  return 0;
-fail:
-  berth_globals_release(g);
-  return -berth_err_code(*err);
+  static const struct berth_flags fl = BERTH_FLAGS(global_flags, BERTH_FLAGS_PASS);
+  int r = berth_flags_parse(&fl, argc, argv, g, ret_argc, ret_rest, err);
+  if (r < 0)
+    berth_globals_release(g);
+  return r;
 }
 
 void berth_globals_release(struct berth_globals *g) {
-  free(g->files);
-  g->files = NULL;
-  g->n_files = 0;
+  berth_strv_release(&g->file_list);
 }
 
 int berth_report(berth_err *err, int exit_code) {

@@ -7,9 +7,8 @@
 #include "berth/model.h"
 #include "berth/state.h"
 #include "cmd.h"
-
-/* The manifest's problems on stderr, one line each, coloured by severity. */
-void berth_cmd_print_diags(const struct berth_globals *g, const struct berth_diags *d);
+#include "flags.h"
+#include "out.h"
 
 /* Loads the manifest, printing its problems; returns 0 or the exit code
  * to return (2 invalid, 1 other). */
@@ -27,26 +26,6 @@ void berth_cmd_close(struct berth_project **p, struct berth_state **st, int *loc
  * it); closing *ret_fd, or exiting, releases it. Returns 0 or the exit
  * code. */
 int berth_cmd_lock(struct berth_state *st, const char *project, int *ret_fd);
-
-#define BERTH_PROGRESS_MAX 256
-
-struct berth_progress_line {
-  char name[128];
-  enum berth_phase phase;
-  char detail[256];
-};
-
-/* The engine's events on stderr: one live line per service on a
- * terminal, plain lines otherwise, nothing with --json. */
-struct berth_progress {
-  const struct berth_globals *g;
-  bool live, quiet;
-  struct berth_progress_line lines[BERTH_PROGRESS_MAX];
-  size_t n, drawn;
-};
-
-void berth_progress_init(struct berth_progress *pr, const struct berth_globals *g);
-void berth_progress_event(const struct berth_engine_event *ev, void *ud);
 
 typedef int (*berth_lifecycle_fn)(const struct berth_project *p, const struct berth_engine_opts *o,
                                   berth_err *err);
@@ -66,7 +45,7 @@ void berth_cmd_engine_opts(struct berth_engine_opts *eo, struct berth_progress *
                            int n_services);
 /* "svc" or "svc-2" for replicas beyond the first. */
 const char *berth_cmd_unit_name(const struct berth_unit_status *u, char *buf, size_t size);
-/* One unit of `ps --json` and `up --json`. */
+/* One unit of `ps --json` and `up --json`; NULL out of memory. */
 cJSON *berth_cmd_unit_json(const struct berth_unit_status *u);
 
 /* Parses "5m", "90s", "1h30m" into milliseconds; -1 when malformed. */

@@ -22,19 +22,21 @@ static void uptime(int64_t since, char *buf, size_t n) {
 
 /* No names: every unit; else the units of the services named. */
 static bool wanted(int argc, char **argv, const struct berth_unit_status *u) {
-  for (int k = 1; k < argc; k++)
+  for (int k = 0; k < argc; k++)
     if (!strcmp(argv[k], u->service))
       return true;
-  return argc <= 1;
+  return argc == 0;
 }
 
-static int run(int argc, char **argv, const struct berth_globals *g) {
-  if (argc > 1 && argv[1][0] == '-') {
-    fprintf(stderr, "berth ps: unknown flag %s\nusage: %s\n", argv[1], berth_cmd_ps.usage);
-    return 2;
-  }
+static int run(int argc_, char **argv_, const struct berth_globals *g) {
+  static const struct berth_flags fl = {.n = 0}; /* none of its own */
+  _cleanup_free_ char **argv = NULL;
+  int argc;
+  int code = berth_cmd_flags(&berth_cmd_ps, &fl, argc_, argv_, NULL, &argc, &argv);
+  if (code)
+    return code;
   struct berth_project *p = NULL;
-  int code = berth_cmd_load(g, &p);
+  code = berth_cmd_load(g, &p);
   if (code)
     return code;
   struct berth_status st = {0};
@@ -45,16 +47,11 @@ static int run(int argc, char **argv, const struct berth_globals *g) {
   }
   if (g->json) {
     _cleanup_json_ cJSON *a = cJSON_CreateArray();
-    for (size_t i = 0; i < st.n; i++) {
-      const struct berth_unit_status *u = &st.v[i];
-      if (!wanted(argc, argv, u))
-        continue;
-      cJSON *o = berth_cmd_unit_json(u);
-      cJSON_AddItemToArray(a, o);
-    }
-    _cleanup_free_ char *text = cJSON_Print(a);
-    if (text)
-      puts(text);
+    bool ok = a;
+    for (size_t i = 0; ok && i < st.n; i++)
+      if (wanted(argc, argv, &st.v[i]))
+        ok = cJSON_AddItemToArray(a, berth_cmd_unit_json(&st.v[i]));
+    code = berth_out_json(ok ? a : NULL);
   } else {
     printf("%-24s %-10s %-10s %-8s %s\n", "SERVICE", "STATE", "HEALTH", "AGE", "URLS");
     for (size_t i = 0; i < st.n; i++) {
@@ -76,7 +73,7 @@ static int run(int argc, char **argv, const struct berth_globals *g) {
   }
   berth_status_release(&st);
   berth_project_free(p);
-  return 0;
+  return code;
 }
 
 const struct berth_cmd berth_cmd_ps = {

@@ -1,6 +1,6 @@
 /* berth up: the stack (or some services and what they need) running and
  * ready. */
-#include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -9,20 +9,18 @@
 #include "berth/clock.h"
 #include "project.h"
 
-static void print_summary(const struct berth_project *p, const struct berth_status *st,
-                          int64_t elapsed_ms, const struct berth_globals *g) {
+static int print_summary(const struct berth_project *p, const struct berth_status *st,
+                         int64_t elapsed_ms, const struct berth_globals *g) {
   if (g->json) {
     _cleanup_json_ cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "project", p->name);
-    cJSON_AddBoolToObject(o, "ready", true);
-    cJSON_AddNumberToObject(o, "elapsed_ms", (double)elapsed_ms);
-    cJSON *svcs = cJSON_AddArrayToObject(o, "services");
-    for (size_t i = 0; i < st->n; i++)
-      cJSON_AddItemToArray(svcs, berth_cmd_unit_json(&st->v[i]));
-    _cleanup_free_ char *text = cJSON_Print(o);
-    if (text)
-      puts(text);
-    return;
+    cJSON *svcs = NULL;
+    bool ok = o && cJSON_AddStringToObject(o, "project", p->name) &&
+              cJSON_AddBoolToObject(o, "ready", true) &&
+              cJSON_AddNumberToObject(o, "elapsed_ms", (double)elapsed_ms) &&
+              (svcs = cJSON_AddArrayToObject(o, "services"));
+    for (size_t i = 0; ok && i < st->n; i++)
+      ok = cJSON_AddItemToArray(svcs, berth_cmd_unit_json(&st->v[i]));
+    return berth_out_json(ok ? o : NULL);
   }
   printf("%s%s is ready%s in %.1f s\n", berth_sgr(g, "\033[1;32m"), p->name,
          berth_sgr(g, "\033[0m"), (double)elapsed_ms / 1000);
@@ -34,56 +32,48 @@ static void print_summary(const struct berth_project *p, const struct berth_stat
       printf(" %s", u->urls[k]);
     putchar('\n');
   }
+  return 0;
+}
+
+struct up_opts {
+  struct berth_engine_opts eo;
+  bool watch, ignored;
+};
+
+static const struct berth_flag up_flags[] = {
+    BERTH_FLAG("wait", 0, BERTH_FLAG_BOOL, struct up_opts, ignored),
+    BERTH_FLAG("detach", 'd', BERTH_FLAG_BOOL, struct up_opts, ignored),
+    BERTH_FLAG("no-wait", 0, BERTH_FLAG_BOOL, struct up_opts, eo.no_wait),
+    BERTH_FLAG("timeout", 0, BERTH_FLAG_DURATION, struct up_opts, eo.timeout_ms),
+    BERTH_FLAG("build", 0, BERTH_FLAG_BOOL, struct up_opts, eo.build),
+    BERTH_FLAG("remove-orphans", 0, BERTH_FLAG_BOOL, struct up_opts, eo.remove_orphans),
+    BERTH_FLAG("watch", 0, BERTH_FLAG_BOOL, struct up_opts, watch),
+};
+
+static void print_failure(const struct berth_project *p, berth_err err) {
+  _cleanup_json_ cJSON *o = cJSON_CreateObject();
+  _cleanup_free_ char *msg = berth_err_string(err);
+  bool ok = o && msg && cJSON_AddStringToObject(o, "project", p->name) &&
+            cJSON_AddBoolToObject(o, "ready", false) && cJSON_AddStringToObject(o, "error", msg);
+  berth_out_json(ok ? o : NULL);
 }
 
 static int run(int argc, char **argv, const struct berth_globals *g) {
-  static const struct option opts[] = {
-      {"wait", no_argument, NULL, 'w'},           {"no-wait", no_argument, NULL, 'W'},
-      {"timeout", required_argument, NULL, 't'},  {"build", no_argument, NULL, 'b'},
-      {"remove-orphans", no_argument, NULL, 'o'}, {"detach", no_argument, NULL, 'd'},
-      {"watch", no_argument, NULL, 'H'},          {NULL, 0, NULL, 0}};
-  struct berth_engine_opts eo = {0};
-  bool watch = false;
-  optind = 1;
-  opterr = 0;
-  int c;
-  while ((c = getopt_long(argc, argv, "d", opts, NULL)) != -1) {
-    switch (c) {
-    case 'w':
-    case 'd':
-      break; /* berth up always returns once the stack is ready */
-    case 'W':
-      eo.no_wait = true;
-      break;
-    case 't':
-      if ((eo.timeout_ms = berth_cmd_duration(optarg)) <= 0) {
-        fprintf(stderr, "berth up: --timeout %s is not a duration (5m, 90s)\n", optarg);
-        return 2;
-      }
-      break;
-    case 'b':
-      eo.build = true;
-      break;
-    case 'o':
-      eo.remove_orphans = true;
-      break;
-    case 'H':
-      watch = true;
-      break;
-    default:
-      fprintf(stderr, "berth up: unknown flag %s\nusage: %s\n", argv[optind - 1],
-              berth_cmd_up.usage);
-      return 2;
-    }
-  }
+  static const struct berth_flags fl = BERTH_FLAGS(up_flags, 0);
+  struct up_opts uo = {0};
+  _cleanup_free_ char **names = NULL;
+  int n_names;
+  int code = berth_cmd_flags(&berth_cmd_up, &fl, argc, argv, &uo, &n_names, &names);
+  if (code)
+    return code;
   struct berth_project *p;
   struct berth_state *st;
   int lock_fd;
-  int code = berth_cmd_open(g, &p, &st, &lock_fd);
+  code = berth_cmd_open(g, &p, &st, &lock_fd);
   if (code)
     return code;
   struct berth_progress pr;
-  berth_cmd_engine_opts(&eo, &pr, g, st, argv + optind, argc - optind);
+  berth_cmd_engine_opts(&uo.eo, &pr, g, st, names, n_names);
   struct berth_status status = {0};
   berth_err err = NULL;
   int64_t run_id = 0;
@@ -91,31 +81,23 @@ static int run(int argc, char **argv, const struct berth_globals *g) {
   if (berth_state_run_begin(st, p->name, "up", &run_id, &se) < 0)
     berth_err_free(&se);
   int64_t t0 = berth_now_ms();
-  int r = berth_engine_up(p, &eo, &status, &err);
+  int r = berth_engine_up(p, &uo.eo, &status, &err);
   int64_t elapsed = berth_now_ms() - t0;
   if (r < 0) {
-    if (g->json) {
-      _cleanup_json_ cJSON *o = cJSON_CreateObject();
-      _cleanup_free_ char *msg = berth_err_string(err);
-      cJSON_AddStringToObject(o, "project", p->name);
-      cJSON_AddBoolToObject(o, "ready", false);
-      cJSON_AddStringToObject(o, "error", msg ? msg : "");
-      _cleanup_free_ char *text = cJSON_Print(o);
-      if (text)
-        puts(text);
-    }
+    if (g->json)
+      print_failure(p, err);
     code = berth_report(&err, 1);
   } else {
     for (size_t i = 0; i < status.n; i++)
       if (status.v[i].ready_ms >= 0 && berth_state_timing(st, run_id, status.v[i].service, "ready",
                                                           status.v[i].ready_ms, &se) < 0)
         berth_err_free(&se);
-    print_summary(p, &status, elapsed, g);
+    code = print_summary(p, &status, elapsed, g);
     /* Watching may last all day: let other berths change the project. */
     close(lock_fd);
     lock_fd = -1;
-    if (watch)
-      code = berth_cmd_watch_run(g, p, st, eo.services, eo.n_services, 0);
+    if (uo.watch && !code)
+      code = berth_cmd_watch_run(g, p, st, uo.eo.services, uo.eo.n_services, 0);
   }
   if (berth_state_run_end(st, run_id, code, &se) < 0)
     berth_err_free(&se);

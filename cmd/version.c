@@ -1,31 +1,38 @@
+/* berth version: berth's version, and with --json the libraries' and the
+ * Docker API versions it speaks. */
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 #include <stdio.h>
 #include <uv.h>
 
 #include "berth/cleanup.h"
+#include "berth/doctor.h"
 #include "cmd.h"
-#include "docker.h"
+#include "flags.h"
+#include "out.h"
 
 static int run(int argc, char **argv, const struct berth_globals *g) {
-  if (argc > 1) {
-    fprintf(stderr, "berth version: unexpected argument %s\nusage: %s\n", argv[1],
+  static const struct berth_flags fl = {.n = 0};
+  _cleanup_free_ char **args = NULL;
+  int n;
+  int code = berth_cmd_flags(&berth_cmd_version, &fl, argc, argv, NULL, &n, &args);
+  if (code)
+    return code;
+  if (n > 0) {
+    fprintf(stderr, "berth version: unexpected argument %s\nusage: %s\n", args[0],
             berth_cmd_version.usage);
     return 2;
   }
   if (g->json) {
+    const char *api_min, *api_max;
+    berth_doctor_api_range(&api_min, &api_max);
     _cleanup_json_ cJSON *o = cJSON_CreateObject();
-    _cleanup_free_ char *s = NULL;
-    if (o && cJSON_AddStringToObject(o, "version", BERTH_VERSION) &&
-        cJSON_AddStringToObject(o, "libcurl", curl_version_info(CURLVERSION_NOW)->version) &&
-        cJSON_AddStringToObject(o, "libuv", uv_version_string()) &&
-        cJSON_AddStringToObject(o, "docker_api_min", BERTH_DOCKER_API_MIN) &&
-        cJSON_AddStringToObject(o, "docker_api_max", BERTH_DOCKER_API_MAX))
-      s = cJSON_Print(o);
-    if (!s)
-      return 1;
-    puts(s);
-    return 0;
+    bool ok = o && cJSON_AddStringToObject(o, "version", BERTH_VERSION) &&
+              cJSON_AddStringToObject(o, "libcurl", curl_version_info(CURLVERSION_NOW)->version) &&
+              cJSON_AddStringToObject(o, "libuv", uv_version_string()) &&
+              cJSON_AddStringToObject(o, "docker_api_min", api_min) &&
+              cJSON_AddStringToObject(o, "docker_api_max", api_max);
+    return berth_out_json(ok ? o : NULL);
   }
   printf("berth %s\n", BERTH_VERSION);
   return 0;

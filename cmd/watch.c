@@ -1,79 +1,56 @@
 /* berth watch: hot reload, attached — the watched services' logs plus one
  * line per action ("user-service  synced 3 files in 18 ms"). */
-#include <getopt.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "berth/buf.h"
+#include "berth/attach.h"
 #include "berth/cleanup.h"
+#include "berth/clock.h"
 #include "berth/watch.h"
-#include "docker.h"
 #include "project.h"
 
 static volatile int stopping;
-static pthread_mutex_t out_mu = PTHREAD_MUTEX_INITIALIZER;
-static int width = 12;
+/* Set once watching ends: the log followers end their streams and are
+ * joined. */
+static atomic_int followers_stop;
 
 struct follower {
-  const struct berth_globals *g;
-  char *project; /* owned: outlives the project (leaked at exit) */
-  char *service;
-  struct berth_buf line;
+  const char *project;
+  const char *service;
+  struct berth_mux_source src;
+  pthread_t thread;
 };
-
-static void print_line(const struct berth_globals *g, const char *service, const char *color,
-                       const char *text, size_t n) {
-  pthread_mutex_lock(&out_mu);
-  printf("%s%-*s |%s %.*s\n", berth_sgr(g, color), width, service, berth_sgr(g, "\033[0m"), (int)n,
-         text);
-  fflush(stdout);
-  pthread_mutex_unlock(&out_mu);
-}
-
-static int on_output(enum berth_docker_stream s, const char *data, size_t len, void *ud) {
-  struct follower *f = ud;
-  while (len) {
-    const char *nl = memchr(data, '\n', len);
-    size_t take = nl ? (size_t)(nl - data) : len;
-    berth_buf_add(&f->line, data, take);
-    if (!nl)
-      break;
-    print_line(f->g, f->service, "\033[36m", f->line.data ? f->line.data : "", f->line.len);
-    berth_buf_reset(&f->line);
-    data += take + 1;
-    len -= take + 1;
-  }
-  return stopping;
-}
 
 /* Follows the service's log across restarts and recreations. */
 static void *follow(void *arg) {
   struct follower *f = arg;
   int64_t since = (int64_t)time(NULL);
-  while (!stopping) {
+  while (!atomic_load(&followers_stop)) {
     _cleanup_free_ char *id = NULL;
     berth_err err = NULL;
-    struct berth_docker *d = NULL;
-    if (berth_engine_container(f->project, f->service, 1, &id, &err) >= 0 &&
-        berth_docker_open(&d, NULL, &err) >= 0) {
-      struct berth_docker_logs_opts o = {.follow = true, .since = since, .tail = -1};
-      berth_docker_container_logs(d, id, &o, on_output, f, &err);
+    if (berth_engine_container(f->project, f->service, 1, &id, &err) >= 0) {
+      struct berth_logs_opts o = {
+          .follow = true, .since = since, .tail = -1, .stop = &followers_stop};
+      berth_attach_logs(id, &o, berth_mux_output, &f->src, &err);
       since = (int64_t)time(NULL);
     }
-    berth_err_free(&err);
-    berth_docker_close(d);
-    for (int i = 0; i < 5 && !stopping; i++)
-      usleep(100 * 1000);
+    berth_err_free(&err); /* no container yet, or it went away: try again */
+    for (int i = 0; i < 5 && !atomic_load(&followers_stop); i++)
+      berth_sleep_ms(100);
   }
+  berth_mux_source_flush(&f->src);
   return NULL;
 }
 
 static void on_watch(const struct berth_watch_event *ev, void *ud) {
-  const struct berth_globals *g = ud;
+  struct berth_mux *mux = ud;
+  const struct berth_globals *g = mux->g;
   char text[1200];
   const char *color = "\033[32m";
   switch (ev->what) {
@@ -108,95 +85,107 @@ static void on_watch(const struct berth_watch_event *ev, void *ud) {
     break;
   }
   if (g->json) {
-    _cleanup_json_ cJSON *o = cJSON_CreateObject();
     static const char *const names[] = {"watching", "synced", "restarted", "executed",
                                         "rebuilt",  "output", "error"};
-    cJSON_AddStringToObject(o, "service", ev->service);
-    cJSON_AddStringToObject(o, "event", names[ev->what]);
-    cJSON_AddNumberToObject(o, "files", (double)ev->files);
-    cJSON_AddNumberToObject(o, "deleted", (double)ev->deleted);
-    cJSON_AddNumberToObject(o, "ms", (double)ev->ms);
-    cJSON_AddStringToObject(o, "detail", text);
-    _cleanup_free_ char *s = cJSON_PrintUnformatted(o);
-    pthread_mutex_lock(&out_mu);
-    if (s)
-      puts(s);
-    fflush(stdout);
-    pthread_mutex_unlock(&out_mu);
+    _cleanup_json_ cJSON *o = cJSON_CreateObject();
+    bool ok = o && cJSON_AddStringToObject(o, "service", ev->service) &&
+              cJSON_AddStringToObject(o, "event", names[ev->what]) &&
+              cJSON_AddNumberToObject(o, "files", (double)ev->files) &&
+              cJSON_AddNumberToObject(o, "deleted", (double)ev->deleted) &&
+              cJSON_AddNumberToObject(o, "ms", (double)ev->ms) &&
+              cJSON_AddStringToObject(o, "detail", text);
+    berth_mux_json(mux, ok ? o : NULL);
     return;
   }
-  print_line(g, ev->service, color, text, strlen(text));
+  berth_mux_line(mux, ev->service, color, text, strlen(text));
 }
 
-int berth_cmd_watch_run(const struct berth_globals *g, const struct berth_project *p,
-                        struct berth_state *st, const char *const *services, size_t n_services,
-                        int quiet_ms) {
-  /* Log followers for the watched services. */
-  size_t n = 0;
-  struct follower *fs = calloc(p->n_services + 1, sizeof(*fs));
-  pthread_t *th = calloc(p->n_services + 1, sizeof(*th));
-  for (size_t i = 0; fs && th && i < p->n_services; i++) {
+/* Followers for the watched services (none with --json); returns how
+ * many run, or -1 out of memory. */
+static int start_followers(const struct berth_project *p, const char *const *services,
+                           size_t n_services, struct berth_mux *mux, struct follower *fs) {
+  int n = 0;
+  for (size_t i = 0; i < p->n_services; i++) {
+    const struct berth_service *s = &p->services[i];
+    bool want = s->n_watch && !n_services;
+    for (size_t k = 0; k < n_services && !want; k++)
+      want = !strcmp(services[k], s->name);
+    if (want)
+      berth_mux_widen(mux, s->name);
+  }
+  for (size_t i = 0; !mux->g->json && i < p->n_services; i++) {
     const struct berth_service *s = &p->services[i];
     bool want = s->n_watch && !n_services;
     for (size_t k = 0; k < n_services && !want; k++)
       want = !strcmp(services[k], s->name);
     if (!want)
       continue;
-    if ((int)strlen(s->name) > width)
-      width = (int)strlen(s->name);
-    /* Copies: the followers outlive the project at exit. */
-    fs[n] = (struct follower){.g = g,
-                              .project = strdup(p->name),
-                              .service = strdup(s->name),
-                              .line = BERTH_BUF_INIT(1 << 20)};
-    if (!fs[n].project || !fs[n].service)
+    struct follower *f = &fs[n];
+    *f = (struct follower){.project = p->name, .service = s->name};
+    berth_mux_source_init(&f->src, mux, s->name, "\033[36m");
+    if (pthread_create(&f->thread, NULL, follow, f) != 0) {
+      berth_mux_source_release(&f->src);
+      fprintf(stderr, "berth watch: cannot follow the log of %s: no thread to be had\n", s->name);
       continue;
-    if (!g->json && pthread_create(&th[n], NULL, follow, &fs[n]) == 0)
-      n++;
+    }
+    n++;
   }
+  return n;
+}
+
+int berth_cmd_watch_run(const struct berth_globals *g, const struct berth_project *p,
+                        struct berth_state *st, const char *const *services, size_t n_services,
+                        int quiet_ms) {
+  struct follower *fs = calloc(p->n_services + 1, sizeof(*fs));
+  if (!fs) {
+    fputs("berth: out of memory\n", stderr);
+    return 1;
+  }
+  struct berth_mux mux;
+  berth_mux_init(&mux, g, 12);
+  atomic_store(&followers_stop, 0);
+  int n = start_followers(p, services, n_services, &mux, fs);
   struct berth_watch_opts wo = {.services = services,
                                 .n_services = n_services,
                                 .quiet_ms = quiet_ms,
                                 .state = st,
                                 .on_event = on_watch,
-                                .ud = (void *)g,
+                                .ud = &mux,
                                 .stop = &stopping};
   berth_err err = NULL;
   int code = 0;
   if (berth_watch_run(p, &wo, &err) < 0)
     code = berth_report(&err, 1);
-  stopping = 1;
-  for (size_t i = 0; i < n; i++) {
-    /* A follower blocked in a quiet log stream is let go with the process. */
-    pthread_detach(th[i]);
+  atomic_store(&followers_stop, 1);
+  for (int i = 0; i < n; i++) {
+    pthread_join(fs[i].thread, NULL);
+    berth_mux_source_release(&fs[i].src);
   }
-  free(th);
-  (void)fs; /* followers may still read it until exit */
+  free(fs);
   return code;
 }
 
-static int run(int argc, char **argv, const struct berth_globals *g) {
-  static const struct option opts[] = {{"quiet-ms", required_argument, NULL, 'q'},
-                                       {NULL, 0, NULL, 0}};
-  int quiet = 0;
-  optind = 1;
-  opterr = 0;
-  int c;
-  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-    char *end = NULL;
-    long v = c == 'q' ? strtol(optarg, &end, 10) : 0;
-    if (c == 'q' && end && !*end && v > 0 && v <= 60000) {
-      quiet = (int)v;
-    } else {
-      fprintf(stderr, "berth watch: bad flag %s\nusage: %s\n", argv[optind - 1],
-              berth_cmd_watch.usage);
-      return 2;
-    }
-  }
+struct watch_opts {
+  int quiet_ms;
+};
+
+static const struct berth_flag watch_flags[] = {
+    BERTH_FLAG("quiet-ms", 0, BERTH_FLAG_INT, struct watch_opts, quiet_ms, .min = 1, .max = 60000,
+               .bad = "is not a number of milliseconds from 1 to 60000"),
+};
+
+static int run(int argc_, char **argv_, const struct berth_globals *g) {
+  static const struct berth_flags fl = BERTH_FLAGS(watch_flags, 0);
+  struct watch_opts wopts = {0};
+  _cleanup_free_ char **argv = NULL;
+  int argc;
+  int code = berth_cmd_flags(&berth_cmd_watch, &fl, argc_, argv_, &wopts, &argc, &argv);
+  if (code)
+    return code;
   struct berth_project *p;
   struct berth_state *st;
-  int code = berth_cmd_open(g, &p, &st, NULL);
-  for (int k = optind; !code && k < argc; k++) {
+  code = berth_cmd_open(g, &p, &st, NULL);
+  for (int k = 0; !code && k < argc; k++) {
     const struct berth_service *s = berth_project_service(p, argv[k]);
     if (!s || !s->n_watch) {
       fprintf(stderr, "berth watch: %s %s; services with watch rules: ", argv[k],
@@ -209,8 +198,7 @@ static int run(int argc, char **argv, const struct berth_globals *g) {
     }
   }
   if (!code)
-    code = berth_cmd_watch_run(g, p, st, (const char *const *)argv + optind,
-                               (size_t)(argc - optind), quiet);
+    code = berth_cmd_watch_run(g, p, st, (const char *const *)argv, (size_t)argc, wopts.quiet_ms);
   berth_cmd_close(&p, &st, NULL);
   return code;
 }

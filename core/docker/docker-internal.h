@@ -3,6 +3,7 @@
 #define BERTH_DOCKER_INTERNAL_H
 
 #include <curl/curl.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "berth/buf.h"
@@ -19,6 +20,8 @@ struct berth_docker {
   char api[16];        /* negotiated, "" until then */
   char engine_api[16]; /* the engine's, from its Api-Version header */
   CURL *curl;          /* reused so the connection stays open between calls */
+  /* When it points at nonzero, the call in progress ends (docker.h). */
+  const atomic_int *cancel;
   char curl_error[CURL_ERROR_SIZE];
 };
 

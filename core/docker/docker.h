@@ -9,6 +9,7 @@
 #define BERTH_DOCKER_H
 
 #include <cjson/cJSON.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -31,6 +32,11 @@ struct berth_docker *berth_docker_close(struct berth_docker *d);
 /* A second client for another thread: same engine, the version already
  * negotiated (no round trip). */
 int berth_docker_clone(const struct berth_docker *from, struct berth_docker **ret, berth_err *err);
+/* When *flag becomes nonzero, the call in progress on d ends (within about
+ * a second, even on a quiet stream) and returns as if the stream had
+ * ended; later calls end at once (and may fail). flag may be NULL; it must outlive d's
+ * calls. For stopping log followers from another thread. */
+void berth_docker_set_cancel(struct berth_docker *d, const atomic_int *flag);
 /* "unix:///var/run/docker.sock" — for messages. */
 const char *berth_docker_endpoint(const struct berth_docker *d);
 /* The negotiated version ("1.41"), negotiating on first use. */

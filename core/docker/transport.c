@@ -55,6 +55,10 @@ struct berth_docker *berth_docker_close(struct berth_docker *d) {
   return NULL;
 }
 
+void berth_docker_set_cancel(struct berth_docker *d, const atomic_int *flag) {
+  d->cancel = flag;
+}
+
 int berth_docker_clone(const struct berth_docker *from, struct berth_docker **ret, berth_err *err) {
   _cleanup_free_ char *host = NULL;
   if (asprintf(&host, "unix://%s", from->socket_path) < 0)
@@ -274,6 +278,17 @@ static size_t on_read(char *buf, size_t size, size_t nitems, void *ud) {
   return (size_t)n;
 }
 
+/* Called by libcurl about once a second, and on every transfer of data. */
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow) {
+  struct transfer *t = ud;
+  if (atomic_load(t->d->cancel)) {
+    t->stopped = true;
+    return 1;
+  }
+  return 0;
+}
+
 static int unreachable(struct berth_docker *d, CURLcode rc, berth_err *err) {
   long os_errno = 0;
   curl_easy_getinfo(d->curl, CURLINFO_OS_ERRNO, &os_errno);
@@ -321,6 +336,11 @@ int berth__request(struct berth_docker *d, const struct berth__req *req, struct 
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &t);
   /* Streams (logs -f, events) are idle for long stretches; no timeout. */
   curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 0L);
+  if (d->cancel) {
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, &t);
+  }
 
   _cleanup_slist_ struct curl_slist *headers = NULL;
   headers = curl_slist_append(headers, "Expect:"); /* no 100-continue round trip */
@@ -366,7 +386,8 @@ int berth__request(struct berth_docker *d, const struct berth__req *req, struct 
     r = -berth_err_code(*err);
     if (r == 0)
       r = -BERTH_E_FAILED;
-  } else if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && t.stopped)) {
+  } else if (rc != CURLE_OK &&
+             !(t.stopped && (rc == CURLE_WRITE_ERROR || rc == CURLE_ABORTED_BY_CALLBACK))) {
     if (rc == CURLE_COULDNT_CONNECT || (status == 0 && rc == CURLE_COULDNT_RESOLVE_HOST))
       r = unreachable(d, rc, err);
     else if (status >= 400)

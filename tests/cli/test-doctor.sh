@@ -78,6 +78,15 @@ set +e
 "$BERTH" doctor -f 2>/dev/null; code=$?
 set -e
 [ "$code" = 2 ] || fail "-f without a value exited $code"
+# One wording for an unknown flag, whichever command, with the usage.
+for cmd in doctor version ps logs up; do
+  set +e
+  out=$("$BERTH" $cmd --frob 2>&1); code=$?
+  set -e
+  [ "$code" = 2 ] || fail "$cmd --frob exited $code"
+  grep -q "^berth $cmd: unknown flag --frob$" <<<"$out" || fail "$cmd --frob: $out"
+  grep -q "^usage: berth .*$cmd" <<<"$out" || fail "$cmd --frob shows no usage: $out"
+done
 # NO_COLOR: no escape sequences even on a pseudo-terminal.
 if command -v script >/dev/null; then
   out=$(NO_COLOR=1 script -qec "$BERTH doctor" /dev/null || true)
