@@ -3,6 +3,7 @@
 #define BERTH_DOCKER_INTERNAL_H
 
 #include <curl/curl.h>
+#include <pthread.h>
 #include <stdbool.h>
 
 #include "berth/buf.h"
@@ -20,6 +21,10 @@ struct berth_docker {
   char engine_api[16]; /* the engine's, from its Api-Version header */
   CURL *curl;          /* reused so the connection stays open between calls */
   char curl_error[CURL_ERROR_SIZE];
+  /* berth_docker_interrupt, from another thread: the socket to shut down */
+  pthread_mutex_t fd_mu;
+  int fd;
+  bool interrupted;
 };
 
 /* Receives body bytes of a 2xx answer. Returns 0 to go on, > 0 to stop

@@ -31,6 +31,10 @@ struct berth_docker *berth_docker_close(struct berth_docker *d);
 /* A second client for another thread: same engine, the version already
  * negotiated (no round trip). */
 int berth_docker_clone(const struct berth_docker *from, struct berth_docker **ret, berth_err *err);
+/* Ends the request d is in (a stream: events, wait, logs) from another
+ * thread, and every later one, which fails with BERTH_E_IO: a stream's
+ * owner stops it without waiting for its next byte. */
+void berth_docker_interrupt(struct berth_docker *d);
 /* "unix:///var/run/docker.sock" — for messages. */
 const char *berth_docker_endpoint(const struct berth_docker *d);
 /* The negotiated version ("1.41"), negotiating on first use. */
