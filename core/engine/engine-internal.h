@@ -55,7 +55,6 @@ struct berth__unit {
   enum berth__ustate st;
   char *id;
   int64_t ready_ms;
-  char *why; /* last probe result or failure */
   /* what the events stream said of the container (id), under the lock */
   int64_t ev_since_ns; /* events before are of an earlier life */
   bool ev_died;

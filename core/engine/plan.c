@@ -34,7 +34,6 @@ static void unit_free(struct berth__unit *u) {
   free(u->probe_password);
   free(u->provision);
   free(u->id);
-  free(u->why);
   free(u->body);
 }
 

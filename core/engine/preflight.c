@@ -260,8 +260,8 @@ static int ensure_networks_volumes(struct berth__engine *e, struct berth_docker 
           bool used = berth_docker_network_inspect(d, id, &ni, &ie) >= 0 &&
                       cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(ni, "Containers")) > 0;
           berth_err_free(&ie);
-          if (used || pass == 1)
-            keep = strdup(id);
+          if ((used || pass == 1) && !(keep = strdup(id)))
+            return berth_err_set(err, BERTH_E_NOMEM, "out of memory");
         }
       cJSON_ArrayForEach (nw, all) {
         const char *nm = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(nw, "Name"));

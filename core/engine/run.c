@@ -200,7 +200,7 @@ static int look_again(struct berth__engine *e, struct berth_docker *d, struct be
   char seen[sizeof(u->ev_health)];
   snprintf(seen, sizeof(seen), "%s", u->ev_health);
   while (!u->ev_died && !e->ev_lost && !strcmp(seen, u->ev_health) &&
-         (now = berth_now_ms()) < until)
+         (now = berth_now_ms()) < until && now < e->deadline)
     wait_locked(e, until - now);
   bool lost = e->ev_lost;
   if (u->ev_died) {
@@ -290,10 +290,6 @@ static int probe_until_ready(struct berth__engine *e, struct berth__unit *u, str
     }
     if (probe_step(d, u, &l, why, sizeof(why)) > 0)
       return 0;
-    pthread_mutex_lock(&e->mu);
-    free(u->why);
-    u->why = strdup(why); /* only shown as progress: NULL is no loss */
-    pthread_mutex_unlock(&e->mu);
     if (berth_now_ms() + (u->probe == UP_HEALTH ? 0 : PROBE_INTERVAL_MS) >= e->deadline) {
       _cleanup_free_ char *tail = log_tail(d, u->id);
       return berth_err_set(err, BERTH_E_TIMEOUT,
