@@ -91,6 +91,21 @@ static int on_close_socket(void *ud, curl_socket_t fd) {
   return 0;
 }
 
+static bool interrupted(struct berth_docker *d) {
+  pthread_mutex_lock(&d->fd_mu);
+  bool stop = d->interrupted;
+  pthread_mutex_unlock(&d->fd_mu);
+  return stop;
+}
+
+/* After connecting (or reusing the connection), before sending: an
+ * interrupt that came while the socket was not connected yet, when
+ * shutdown has no effect, ends the request here. */
+static int on_prereq(void *ud, char *conn_primary_ip, char *conn_local_ip, int conn_primary_port,
+                     int conn_local_port) {
+  return interrupted(ud) ? CURL_PREREQFUNC_ABORT : CURL_PREREQFUNC_OK;
+}
+
 void berth_docker_interrupt(struct berth_docker *d) {
   pthread_mutex_lock(&d->fd_mu);
   d->interrupted = true;
@@ -99,18 +114,13 @@ void berth_docker_interrupt(struct berth_docker *d) {
   pthread_mutex_unlock(&d->fd_mu);
 }
 
-static bool interrupted(struct berth_docker *d) {
-  pthread_mutex_lock(&d->fd_mu);
-  bool stop = d->interrupted;
-  pthread_mutex_unlock(&d->fd_mu);
-  return stop;
-}
-
 static void interruptible(CURL *c, struct berth_docker *d) {
   curl_easy_setopt(c, CURLOPT_SOCKOPTFUNCTION, on_sockopt);
   curl_easy_setopt(c, CURLOPT_SOCKOPTDATA, d);
   curl_easy_setopt(c, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
   curl_easy_setopt(c, CURLOPT_CLOSESOCKETDATA, d);
+  curl_easy_setopt(c, CURLOPT_PREREQFUNCTION, on_prereq);
+  curl_easy_setopt(c, CURLOPT_PREREQDATA, d);
 }
 
 const char *berth_docker_endpoint(const struct berth_docker *d) {
