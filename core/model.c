@@ -7,6 +7,7 @@
 
 #include "berth/model.h"
 #include "cleanup.h"
+#include "infra/infra.h"
 #include "model-internal.h"
 
 /* ---- freeing --------------------------------------------------------- */
@@ -240,15 +241,8 @@ const char *berth_watch_action_name(enum berth_watch_action a) {
 }
 
 const char *berth_infra_kind_name(enum berth_infra_kind k) {
-  switch (k) {
-  case BERTH_INFRA_POSTGRES:
-    return "postgres";
-  case BERTH_INFRA_REDIS:
-    return "redis";
-  case BERTH_INFRA_RABBITMQ:
-    return "rabbitmq";
-  }
-  return "unknown";
+  const struct berth__infra_kind *kind = berth__infra_kind_of(k);
+  return kind ? kind->name : "unknown";
 }
 
 static const char *mount_type_name(enum berth_mount_type t) {

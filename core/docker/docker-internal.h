@@ -3,6 +3,7 @@
 #define BERTH_DOCKER_INTERNAL_H
 
 #include <curl/curl.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 
@@ -23,6 +24,10 @@ struct berth_docker {
   /* When it points at nonzero, the call in progress ends (docker.h). */
   const atomic_int *cancel;
   char curl_error[CURL_ERROR_SIZE];
+  /* berth_docker_interrupt, from another thread: the socket to shut down */
+  pthread_mutex_t fd_mu;
+  int fd;
+  bool interrupted;
 };
 
 /* Receives body bytes of a 2xx answer. Returns 0 to go on, > 0 to stop

@@ -37,6 +37,10 @@ int berth_docker_clone(const struct berth_docker *from, struct berth_docker **re
  * ended; later calls end at once (and may fail). flag may be NULL; it must outlive d's
  * calls. For stopping log followers from another thread. */
 void berth_docker_set_cancel(struct berth_docker *d, const atomic_int *flag);
+/* Ends the request d is in (a stream: events, wait, logs) from another
+ * thread, and every later one, which fails with BERTH_E_IO: a stream's
+ * owner stops it without waiting for its next byte. */
+void berth_docker_interrupt(struct berth_docker *d);
 /* "unix:///var/run/docker.sock" — for messages. */
 const char *berth_docker_endpoint(const struct berth_docker *d);
 /* The negotiated version ("1.41"), negotiating on first use. */

@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cleanup.h"
 #include "docker-internal.h"
@@ -34,6 +36,8 @@ int berth_docker_open(struct berth_docker **ret, const char *host, berth_err *er
   struct berth_docker *d = calloc(1, sizeof(*d));
   if (!d)
     return berth_err_set(err, BERTH_E_NOMEM, "out of memory");
+  pthread_mutex_init(&d->fd_mu, NULL);
+  d->fd = -1;
   d->socket_path = strdup(path);
   d->curl = curl_easy_init();
   if (!d->socket_path || !d->curl || asprintf(&d->endpoint, "unix://%s", path) < 0) {
@@ -49,6 +53,7 @@ struct berth_docker *berth_docker_close(struct berth_docker *d) {
     return NULL;
   if (d->curl)
     curl_easy_cleanup(d->curl);
+  pthread_mutex_destroy(&d->fd_mu);
   free(d->socket_path);
   free(d->endpoint);
   free(d);
@@ -67,6 +72,59 @@ int berth_docker_clone(const struct berth_docker *from, struct berth_docker **re
   if (r >= 0)
     memcpy((*ret)->api, from->api, sizeof(from->api));
   return r;
+}
+
+/* The connection's socket, remembered for berth_docker_interrupt; the
+ * lock keeps a closed number from being shut down after reuse. */
+static int on_sockopt(void *ud, curl_socket_t fd, curlsocktype purpose) {
+  struct berth_docker *d = ud;
+  pthread_mutex_lock(&d->fd_mu);
+  d->fd = fd;
+  bool stop = d->interrupted;
+  pthread_mutex_unlock(&d->fd_mu);
+  return stop ? CURL_SOCKOPT_ERROR : CURL_SOCKOPT_OK;
+}
+
+static int on_close_socket(void *ud, curl_socket_t fd) {
+  struct berth_docker *d = ud;
+  pthread_mutex_lock(&d->fd_mu);
+  if (d->fd == fd)
+    d->fd = -1;
+  close(fd);
+  pthread_mutex_unlock(&d->fd_mu);
+  return 0;
+}
+
+static bool interrupted(struct berth_docker *d) {
+  pthread_mutex_lock(&d->fd_mu);
+  bool stop = d->interrupted;
+  pthread_mutex_unlock(&d->fd_mu);
+  return stop;
+}
+
+/* After connecting (or reusing the connection), before sending: an
+ * interrupt that came while the socket was not connected yet, when
+ * shutdown has no effect, ends the request here. */
+static int on_prereq(void *ud, char *conn_primary_ip, char *conn_local_ip, int conn_primary_port,
+                     int conn_local_port) {
+  return interrupted(ud) ? CURL_PREREQFUNC_ABORT : CURL_PREREQFUNC_OK;
+}
+
+void berth_docker_interrupt(struct berth_docker *d) {
+  pthread_mutex_lock(&d->fd_mu);
+  d->interrupted = true;
+  if (d->fd >= 0)
+    shutdown(d->fd, SHUT_RDWR);
+  pthread_mutex_unlock(&d->fd_mu);
+}
+
+static void interruptible(CURL *c, struct berth_docker *d) {
+  curl_easy_setopt(c, CURLOPT_SOCKOPTFUNCTION, on_sockopt);
+  curl_easy_setopt(c, CURLOPT_SOCKOPTDATA, d);
+  curl_easy_setopt(c, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
+  curl_easy_setopt(c, CURLOPT_CLOSESOCKETDATA, d);
+  curl_easy_setopt(c, CURLOPT_PREREQFUNCTION, on_prereq);
+  curl_easy_setopt(c, CURLOPT_PREREQDATA, d);
 }
 
 const char *berth_docker_endpoint(const struct berth_docker *d) {
@@ -321,6 +379,9 @@ int berth__request(struct berth_docker *d, const struct berth__req *req, struct 
 
   struct transfer t = {
       .d = d, .req = req, .resp = resp, .error_body = BERTH_BUF_INIT(BERTH__MAX_ERROR_BODY)};
+  if (interrupted(d))
+    return berth_err_set(err, BERTH_E_IO, "talking to the Docker engine at %s: interrupted",
+                         d->endpoint);
   CURL *c = d->curl;
   curl_easy_reset(c);
   d->curl_error[0] = '\0';
@@ -341,6 +402,7 @@ int berth__request(struct berth_docker *d, const struct berth__req *req, struct 
     curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
     curl_easy_setopt(c, CURLOPT_XFERINFODATA, &t);
   }
+  interruptible(c, d);
 
   _cleanup_slist_ struct curl_slist *headers = NULL;
   headers = curl_slist_append(headers, "Expect:"); /* no 100-continue round trip */

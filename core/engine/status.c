@@ -1,0 +1,115 @@
+/* What runs now, from the engine's labels alone: ps, the summary of up,
+ * and a service's container for logs and exec. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cleanup.h"
+#include "engine-internal.h"
+
+int berth__status(struct berth_docker *d, const char *project, const char *service,
+                  struct berth_status *ret, berth_err *err) {
+  char l1[300], l2[300];
+  snprintf(l1, sizeof(l1), BERTH_LABEL_PROJECT "=%s", project);
+  snprintf(l2, sizeof(l2), BERTH_LABEL_SERVICE "=%s", service ? service : "");
+  const char *labels[] = {l1, service ? l2 : NULL, NULL};
+  _cleanup_json_ cJSON *list = NULL;
+  int r = berth_docker_container_list(d, labels, true, &list, err);
+  if (r < 0)
+    return r;
+  size_t n = (size_t)cJSON_GetArraySize(list);
+  ret->v = calloc(n + 1, sizeof(*ret->v));
+  if (!ret->v)
+    return berth_err_set(err, BERTH_E_NOMEM, "out of memory");
+  const cJSON *c;
+  cJSON_ArrayForEach (c, list) {
+    struct berth_unit_status *s = &ret->v[ret->n++];
+    const char *name =
+        cJSON_GetStringValue(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(c, "Names"), 0));
+    const char *status = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "Status"));
+    const char *rep = berth__label_of(c, BERTH_LABEL_REPLICA);
+    const char *svc = berth__label_of(c, BERTH_LABEL_SERVICE);
+    const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "Id"));
+    const char *state = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "State"));
+    s->service = strdup(svc ? svc : "?");
+    s->replica = rep ? atoi(rep) : 1;
+    s->container = strdup(name ? (name[0] == '/' ? name + 1 : name) : "?");
+    s->id = strdup(id ? id : "?");
+    s->state = strdup(state ? state : "?");
+    if (!s->service || !s->container || !s->id || !s->state)
+      return berth_err_set(err, BERTH_E_NOMEM, "out of memory");
+    s->ready_ms = -1;
+    const cJSON *created = cJSON_GetObjectItemCaseSensitive(c, "Created");
+    s->started_at =
+        cJSON_IsNumber(created) && created->valuedouble > 0 && created->valuedouble < 9.2e18
+            ? (int64_t)created->valuedouble
+            : 0;
+    const char *kind = berth__label_of(c, BERTH_LABEL_KIND);
+    const char *health = !status                                ? NULL
+                         : strstr(status, "(healthy)")          ? "healthy"
+                         : strstr(status, "(unhealthy)")        ? "unhealthy"
+                         : strstr(status, "(health: starting)") ? "starting"
+                                                                : NULL;
+    if (health && !(s->health = strdup(health)))
+      return berth_err_set(err, BERTH_E_NOMEM, "out of memory");
+    if (status && !strncmp(status, "Exited (", 8))
+      s->exit_code = atoi(status + 8);
+    const cJSON *pt;
+    cJSON_ArrayForEach (pt, cJSON_GetObjectItemCaseSensitive(c, "Ports")) {
+      const cJSON *pub = cJSON_GetObjectItemCaseSensitive(pt, "PublicPort");
+      const cJSON *priv = cJSON_GetObjectItemCaseSensitive(pt, "PrivatePort");
+      const char *ip = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(pt, "IP"));
+      const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(pt, "Type"));
+      if (!cJSON_IsNumber(pub))
+        continue;
+      char **urls = realloc(s->urls, (s->n_urls + 1) * sizeof(*urls));
+      if (!urls)
+        return berth_err_set(err, BERTH_E_NOMEM, "out of memory");
+      s->urls = urls;
+      int privp = cJSON_IsNumber(priv) ? priv->valueint : 0;
+      const struct berth__infra_kind *k =
+          privp > 0 && privp < 65536 ? berth__infra_kind_by_port((uint16_t)privp) : NULL;
+      const char *scheme = type && !strcmp(type, "udp") ? "udp"
+                           : k                          ? k->scheme
+                           : privp == 443               ? "https"
+                                                        : "http";
+      if (asprintf(&s->urls[s->n_urls], "%s://%s:%d", scheme,
+                   ip && *ip && strcmp(ip, "0.0.0.0") ? ip : "127.0.0.1", pub->valueint) < 0)
+        return berth_err_set(err, BERTH_E_NOMEM, "out of memory");
+      s->n_urls++;
+    }
+    s->infra = berth__infra_kind_find(kind) && !berth__label_of(c, "com.docker.compose.service");
+  }
+  return 0;
+}
+
+int berth_engine_ps(const char *project, struct berth_status *ret, berth_err *err) {
+  struct berth_docker *d = NULL;
+  int r = berth_docker_open(&d, NULL, err);
+  if (r >= 0)
+    r = berth__status(d, project, NULL, ret, err);
+  berth_docker_close(d);
+  return r;
+}
+
+int berth_engine_container(const char *project, const char *service, int replica, char **ret_id,
+                           berth_err *err) {
+  struct berth_status st = {0};
+  struct berth_docker *d = NULL;
+  int r = berth_docker_open(&d, NULL, err);
+  if (r >= 0)
+    r = berth__status(d, project, service, &st, err);
+  berth_docker_close(d);
+  if (r < 0)
+    return r;
+  for (size_t i = 0; i < st.n; i++)
+    if (st.v[i].replica == (replica > 0 ? replica : 1)) {
+      *ret_id = strdup(st.v[i].id);
+      berth_status_release(&st);
+      return *ret_id ? 0 : berth_err_set(err, BERTH_E_NOMEM, "out of memory");
+    }
+  berth_status_release(&st);
+  return berth_err_set(err, BERTH_E_NOT_FOUND,
+                       "%s has no container of service %s; run berth up %s first", project, service,
+                       service);
+}
