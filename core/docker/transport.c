@@ -362,6 +362,73 @@ static int unreachable(struct berth_docker *d, CURLcode rc, berth_err *err) {
                        d->endpoint, why);
 }
 
+/* Sets up the request's body (JSON, a streamed file descriptor, or none)
+ * and returns its headers, NULL when out of memory. */
+static struct curl_slist *request_body(CURL *c, const struct berth__req *req, const char *body,
+                                       struct transfer *t) {
+  struct curl_slist *headers = curl_slist_append(NULL, "Expect:"); /* no 100-continue round trip */
+  const char *type = body                ? "application/json"
+                     : req->content_type ? req->content_type
+                                         : "application/x-tar";
+  if (headers && (body || req->body_fd >= 0)) {
+    char ct[160];
+    snprintf(ct, sizeof(ct), "Content-Type: %s", type);
+    struct curl_slist *more = curl_slist_append(headers, ct);
+    if (!more) {
+      curl_slist_free_all(headers);
+      return NULL;
+    }
+    headers = more;
+  }
+  if (!headers)
+    return NULL;
+  if (body) {
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+  } else if (req->body_fd >= 0) {
+    curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+    curl_easy_setopt(c, CURLOPT_READDATA, t);
+    struct stat st;
+    if (fstat(req->body_fd, &st) == 0 && S_ISREG(st.st_mode)) {
+      off_t pos = lseek(req->body_fd, 0, SEEK_CUR);
+      curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)(st.st_size - (pos > 0 ? pos : 0)));
+    }
+    /* else: chunked transfer encoding */
+  } else if (strcmp(req->method, "POST") == 0 || strcmp(req->method, "PUT") == 0) {
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, 0L);
+  } else if (strcmp(req->method, "HEAD") == 0) {
+    curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+  }
+  return headers;
+}
+
+/* What a finished transfer means: 0, or the error of the callbacks, of
+ * the connection or of the engine's answer. */
+static int request_result(struct berth_docker *d, struct transfer *t, CURLcode rc, long status,
+                          berth_err *err) {
+  int r = 0;
+  if (t->cb_err) {
+    *err = TAKE_PTR(t->cb_err);
+    r = -berth_err_code(*err);
+    if (r == 0)
+      r = -BERTH_E_FAILED;
+  } else if (rc != CURLE_OK &&
+             !(t->stopped && (rc == CURLE_WRITE_ERROR || rc == CURLE_ABORTED_BY_CALLBACK))) {
+    if (rc == CURLE_COULDNT_CONNECT || (status == 0 && rc == CURLE_COULDNT_RESOLVE_HOST))
+      r = unreachable(d, rc, err);
+    else if (status >= 400)
+      r = berth__api_error(err, status, t->error_body.data, t->error_body.len);
+    else
+      r = berth_err_set(err, BERTH_E_IO, "talking to the Docker engine at %s: %s", d->endpoint,
+                        d->curl_error[0] ? d->curl_error : curl_easy_strerror(rc));
+  } else if (status >= 400) {
+    r = berth__api_error(err, status, t->error_body.data, t->error_body.len);
+  }
+  return r;
+}
+
 int berth__request(struct berth_docker *d, const struct berth__req *req, struct berth__resp *resp,
                    berth_err *err) {
   const char *api = NULL;
@@ -404,32 +471,7 @@ int berth__request(struct berth_docker *d, const struct berth__req *req, struct 
   }
   interruptible(c, d);
 
-  _cleanup_slist_ struct curl_slist *headers = NULL;
-  headers = curl_slist_append(headers, "Expect:"); /* no 100-continue round trip */
-  if (body) {
-    headers = curl_slist_append(headers, "Content-Type: application/json");
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-  } else if (req->body_fd >= 0) {
-    char ct[128];
-    snprintf(ct, sizeof(ct), "Content-Type: %s",
-             req->content_type ? req->content_type : "application/x-tar");
-    headers = curl_slist_append(headers, ct);
-    curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
-    curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
-    curl_easy_setopt(c, CURLOPT_READDATA, &t);
-    struct stat st;
-    if (fstat(req->body_fd, &st) == 0 && S_ISREG(st.st_mode)) {
-      off_t pos = lseek(req->body_fd, 0, SEEK_CUR);
-      curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)(st.st_size - (pos > 0 ? pos : 0)));
-    }
-    /* else: chunked transfer encoding */
-  } else if (strcmp(req->method, "POST") == 0 || strcmp(req->method, "PUT") == 0) {
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, 0L);
-  } else if (strcmp(req->method, "HEAD") == 0) {
-    curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-  }
+  _cleanup_slist_ struct curl_slist *headers = request_body(c, req, body, &t);
   if (!headers)
     return berth_err_set(err, BERTH_E_NOMEM, "out of memory");
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
@@ -442,24 +484,7 @@ int berth__request(struct berth_docker *d, const struct berth__req *req, struct 
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
   resp->status = status;
 
-  int r = 0;
-  if (t.cb_err) {
-    *err = TAKE_PTR(t.cb_err);
-    r = -berth_err_code(*err);
-    if (r == 0)
-      r = -BERTH_E_FAILED;
-  } else if (rc != CURLE_OK &&
-             !(t.stopped && (rc == CURLE_WRITE_ERROR || rc == CURLE_ABORTED_BY_CALLBACK))) {
-    if (rc == CURLE_COULDNT_CONNECT || (status == 0 && rc == CURLE_COULDNT_RESOLVE_HOST))
-      r = unreachable(d, rc, err);
-    else if (status >= 400)
-      r = berth__api_error(err, status, t.error_body.data, t.error_body.len);
-    else
-      r = berth_err_set(err, BERTH_E_IO, "talking to the Docker engine at %s: %s", d->endpoint,
-                        d->curl_error[0] ? d->curl_error : curl_easy_strerror(rc));
-  } else if (status >= 400) {
-    r = berth__api_error(err, status, t.error_body.data, t.error_body.len);
-  }
+  int r = request_result(d, &t, rc, status, err);
   berth_buf_release(&t.error_body);
   if (r < 0)
     return berth_err_wrap(err, "%s %s", req->method, req->path);
