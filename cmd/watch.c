@@ -14,7 +14,7 @@
 #include "docker.h"
 #include "project.h"
 
-static volatile int stopping;
+static atomic_int stopping;
 static pthread_mutex_t out_mu = PTHREAD_MUTEX_INITIALIZER;
 static int width = 12;
 

@@ -8,6 +8,7 @@
 #ifndef BERTH_WATCH_H
 #define BERTH_WATCH_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "berth/err.h"
@@ -45,8 +46,8 @@ struct berth_watch_opts {
   berth_watch_fn on_event;
   void *ud;
   /* Stops the loop when it becomes nonzero (checked every 100 ms); SIGINT
-   * and SIGTERM stop it too. */
-  volatile int *stop;
+   * and SIGTERM stop it at once. */
+  atomic_int *stop;
 };
 
 /* Runs until stopped. Fails only when nothing can be watched. */
