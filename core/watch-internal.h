@@ -94,6 +94,8 @@ struct watch_session {
   uv_loop_t loop;
   uv_signal_t sigint, sigterm;
   uv_timer_t stop_check;
+  uv_async_t wake; /* berth_watch_stop() */
+  struct watch_session *next_running;
   struct watch_rule *rules;
   size_t n_rules;
   struct watch_worker *workers;

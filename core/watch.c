@@ -16,9 +16,14 @@
 #include "cleanup.h"
 #include "watch-internal.h"
 
-/* How often an outside stop flag is looked at: a store into it cannot
- * wake the loop. Signals stop it at once. */
+/* How often an outside stop flag is looked at, for a plain store into
+ * it; berth_watch_stop() and signals stop the loop at once. */
 #define STOP_CHECK_MS 100
+
+/* The running sessions, so that berth_watch_stop() can wake the ones
+ * given its flag. */
+static pthread_mutex_t running_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct watch_session *running;
 
 void berth__watch_emit(struct watch_rule *r, enum berth_watch_what what, size_t files,
                        size_t deleted, int64_t ms, const char *detail) {
@@ -228,6 +233,32 @@ static void on_stop_check(uv_timer_t *t) {
     uv_stop(&s->loop);
 }
 
+/* Sent only by berth_watch_stop(). */
+static void on_wake(uv_async_t *h) {
+  uv_stop(h->loop);
+}
+
+void berth_watch_stop(atomic_int *stop) {
+  atomic_store(stop, 1);
+  pthread_mutex_lock(&running_mu);
+  for (struct watch_session *s = running; s; s = s->next_running)
+    if (s->o->stop == stop)
+      uv_async_send(&s->wake);
+  pthread_mutex_unlock(&running_mu);
+}
+
+static void set_running(struct watch_session *s, bool on) {
+  pthread_mutex_lock(&running_mu);
+  struct watch_session **at = &running;
+  while (*at && *at != s)
+    at = &(*at)->next_running;
+  if (on && !*at)
+    *at = s;
+  else if (!on && *at)
+    *at = s->next_running;
+  pthread_mutex_unlock(&running_mu);
+}
+
 static void close_cb(uv_handle_t *h) {}
 
 static void walk_close(uv_handle_t *h, void *arg) {
@@ -244,9 +275,14 @@ static void run_loop(struct watch_session *s) {
     uv_timer_init(&s->loop, &s->stop_check);
     s->stop_check.data = s;
     uv_timer_start(&s->stop_check, on_stop_check, STOP_CHECK_MS, STOP_CHECK_MS);
+    uv_async_init(&s->loop, &s->wake, on_wake);
+    s->wake.data = s;
+    set_running(s, true);
   }
   if (!s->o->stop || !atomic_load(s->o->stop))
     uv_run(&s->loop, UV_RUN_DEFAULT);
+  if (s->o->stop)
+    set_running(s, false);
 }
 
 int berth_watch_run(const struct berth_project *p, const struct berth_watch_opts *o,
