@@ -319,6 +319,21 @@ static size_t discard(char *data, size_t size, size_t nmemb, void *ud) {
   return size * nmemb;
 }
 
+/* Says why an attempt failed in the words the socket probes use. */
+static void curl_why(CURL *c, CURLcode rc, const char *errbuf, char *why, size_t n) {
+  long oserr = 0;
+  double connected = 0;
+  curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &oserr);
+  curl_easy_getinfo(c, CURLINFO_CONNECT_TIME, &connected);
+  if (rc == CURLE_COULDNT_CONNECT && oserr)
+    say(why, n, "connect: %s", strerror((int)oserr));
+  else if (rc == CURLE_OPERATION_TIMEDOUT)
+    say(why, n,
+        connected > 0 ? "accepted a connection but did not answer in time" : "connect: timed out");
+  else
+    say(why, n, "%s", *errbuf ? errbuf : curl_easy_strerror(rc));
+}
+
 static int probe_http(const struct berth_probe_target *t, int timeout_ms, char *why, size_t n) {
   pthread_once(&curl_once, curl_init);
   if (curl_init_rc != CURLE_OK) {
@@ -349,7 +364,7 @@ static int probe_http(const struct berth_probe_target *t, int timeout_ms, char *
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
   CURLcode rc = curl_easy_perform(c);
   if (rc != CURLE_OK) {
-    say(why, n, "%s", *errbuf ? errbuf : curl_easy_strerror(rc));
+    curl_why(c, rc, errbuf, why, n);
     return 0;
   }
   long status = 0;
