@@ -15,7 +15,7 @@
 #include "berth/watch.h"
 #include "project.h"
 
-static volatile int stopping;
+static atomic_int stopping;
 /* Set once watching ends: the log followers end their streams and are
  * joined. */
 static atomic_int followers_stop;

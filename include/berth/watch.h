@@ -8,6 +8,7 @@
 #ifndef BERTH_WATCH_H
 #define BERTH_WATCH_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "berth/err.h"
@@ -44,10 +45,15 @@ struct berth_watch_opts {
   struct berth_state *state; /* for rebuild (credentials of infra) */
   berth_watch_fn on_event;
   void *ud;
-  /* Stops the loop when it becomes nonzero (checked every 100 ms); SIGINT
-   * and SIGTERM stop it too. */
-  volatile int *stop;
+  /* Stops the loop when it becomes nonzero: at once through
+   * berth_watch_stop(), within 100 ms after a plain store. SIGINT and
+   * SIGTERM stop it at once too. */
+  atomic_int *stop;
 };
+
+/* Stops the berth_watch_run() given this flag: sets it and wakes the loop
+ * at once. Safe from any thread (not from a signal handler). */
+void berth_watch_stop(atomic_int *stop);
 
 /* Runs until stopped. Fails only when nothing can be watched. */
 int berth_watch_run(const struct berth_project *p, const struct berth_watch_opts *o,

@@ -26,6 +26,8 @@
 #   rebuild       a change under a rebuild rule: new image, new container,
 #                 the service answers with the new content
 #   rebuild file  a rule whose path is a file (docs: path: ./api/package.json)
+#   rebuild busy  during a slow rebuild another service's saves are synced,
+#                 and the service's own saves become exactly one more rebuild
 #   errors        container removed while watching -> an error event naming
 #                 the service, watching goes on; after berth up the next
 #                 change is delivered, with the earlier files
@@ -476,6 +478,70 @@ round_rebuild_file_rule() {
   down
 }
 
+# rebuild, busy: a rebuild of web that takes seconds (RUN sleep in its
+# Dockerfile) does not stop watching. side's saves made meanwhile are synced
+# before web's rebuild ends, and web's own saves made meanwhile become one
+# more rebuild, with their last content (not one per save, none lost).
+round_rebuild_busy() {
+  rebuild_stack rebuild-busy
+  echo 'RUN sleep 4' >>"$DIR/app/Dockerfile"
+  mkdir -p "$DIR/side"
+  echo s0 >"$DIR/side/s.txt"
+  cat >"$MANIFEST" <<EOF
+services:
+  web:
+    build: ./app
+    image: $IMAGE
+    ports: ["127.0.0.1:$PORT:8000"]
+    probe:
+      http: {path: /index.html, port: 8000}
+    stop_grace_period: 1s
+    watch:
+      - path: ./app/deps
+        action: rebuild
+  side:
+    image: $RUNTIME_IMAGE
+    command: ["python3", "-c", "import time; time.sleep(100000)"]
+    stop_grace_period: 1s
+    watch:
+      - path: ./side
+        action: sync
+        target: /srv
+EOF
+  up
+  local old_image ev
+  old_image=$(docker inspect -f '{{.Image}}' "$(ctr)")
+  start_watch
+  wait_events watching 2
+  echo 'requests==2.1' >"$DIR/app/deps/requirements.txt"
+  echo s1 >"$DIR/side/s.txt"
+  wait_events synced 1
+  # Two more saves of web's rule, each seen (side's sync after it proves
+  # its quiet period passed) while the first rebuild still runs.
+  echo 'requests==2.2' >"$DIR/app/deps/requirements.txt"
+  echo s2 >"$DIR/side/s.txt"
+  wait_events synced 2
+  echo 'requests==2.3' >"$DIR/app/deps/requirements.txt"
+  echo s3 >"$DIR/side/s.txt"
+  wait_events synced 3
+  [ "$(n_events rebuilt)" = 0 ] ||
+    wfail "the rebuild ended before side's saves were synced: the test cannot tell"
+  [ "$(docker exec "$(id_of side)" cat /srv/s.txt)" = s3 ] ||
+    fail "side's last save is not in its container"
+  ev=$(grep '"event":"synced"' "$WATCH_OUT" | tail -n 1)
+  [ "$(field "$ev" service)" = side ] || wfail "the synced line names another service: $ev"
+  wait_events rebuilt 2 180
+  poll 20 "web answers with the last requirements.txt" serves 'requests==2.3' deps/requirements.txt
+  [ "$(docker inspect -f '{{.Image}}' "$(ctr)")" != "$old_image" ] || fail "rebuild kept the same image"
+  # A sentinel on side: every rebuild web's saves caused is printed by now.
+  echo s4 >"$DIR/side/s.txt"
+  wait_events synced 4
+  [ "$(n_events rebuilt)" = 2 ] ||
+    wfail "saves during a rebuild: expected one more rebuild, got $(($(n_events rebuilt) - 1))"
+  check_json_lines
+  down
+}
+
 round_errors() {
   new_stack errors
   manifest "$SYNC_RULE"
@@ -617,6 +683,7 @@ round "ignore: .gitignore with git's rules" round_gitignore
 round "ignore: .dockerignore relative to the build context" round_dockerignore_subdir
 round "rebuild: a dependency change rebuilds the service" round_rebuild
 round "rebuild: a rule on a single file" round_rebuild_file_rule
+round "rebuild, busy: other saves go on, own saves coalesce" round_rebuild_busy
 round "errors: container gone, then up again" round_errors
 round "errors: a deletion while the container is gone" round_errors_deletion
 round "errors: a change while the container is stopped" round_errors_stopped
