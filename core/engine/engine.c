@@ -15,6 +15,8 @@
 #define DEFAULT_TIMEOUT_MS (5 * 60 * 1000)
 
 static void emit(struct berth__engine *e, const char *name, int replica, enum berth_phase ph,
+                 const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
+static void emit(struct berth__engine *e, const char *name, int replica, enum berth_phase ph,
                  const char *fmt, va_list ap) {
   if (!e->o->on_event)
     return;
