@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "berth/ignore.h"
+#include "fixture.h"
 
 static struct berth_ignore *rules(const char *const *lines) {
   struct berth_ignore *ign = NULL;
@@ -269,35 +270,6 @@ static void test_many_rules(void **state) {
 
 /* ---- berth_ignore_load ---- */
 
-static char *tmp_dir;
-
-static int setup_dir(void **state) {
-  const char *tmp = getenv("TMPDIR");
-  if (asprintf(&tmp_dir, "%s/berth-ignore-XXXXXX", tmp && *tmp ? tmp : "/tmp") < 0 ||
-      !mkdtemp(tmp_dir))
-    return -1;
-  return 0;
-}
-
-static int teardown_dir(void **state) {
-  char *cmd = NULL;
-  if (asprintf(&cmd, "rm -rf '%s'", tmp_dir) > 0)
-    (void)!system(cmd);
-  free(cmd);
-  free(tmp_dir);
-  return 0;
-}
-
-static char *write_file(const char *name, const char *content, size_t len) {
-  char *path = NULL;
-  assert_true(asprintf(&path, "%s/%s", tmp_dir, name) > 0);
-  FILE *f = fopen(path, "w");
-  assert_non_null(f);
-  assert_int_equal(fwrite(content, 1, len, f), len);
-  assert_int_equal(fclose(f), 0);
-  return path;
-}
-
 static void test_load(void **state) {
   static const char text[] = "# build output\n"
                              "build/\r\n"
@@ -306,7 +278,7 @@ static void test_load(void **state) {
                              "!keep.log\n"
                              "  **/node_modules  \n"
                              "/.env";
-  char *path = write_file("dockerignore", text, strlen(text));
+  char *path = fixture_write(fixture_root, "dockerignore", text);
   struct berth_ignore *ign = NULL;
   berth_err err = NULL;
   assert_int_equal(berth_ignore_new(&ign, &err), 0);
@@ -323,7 +295,7 @@ static void test_load(void **state) {
 
 static void test_load_missing_file(void **state) {
   char *path = NULL;
-  assert_true(asprintf(&path, "%s/no-such-dir/.dockerignore", tmp_dir) > 0);
+  assert_true(asprintf(&path, "%s/no-such-dir/.dockerignore", fixture_root) > 0);
   struct berth_ignore *ign = NULL;
   berth_err err = NULL;
   assert_int_equal(berth_ignore_new(&ign, &err), 0);
@@ -340,10 +312,10 @@ static void test_load_unreadable(void **state) {
   struct berth_ignore *ign = NULL;
   berth_err err = NULL;
   assert_int_equal(berth_ignore_new(&ign, &err), 0);
-  int r = berth_ignore_load(ign, tmp_dir, &err);
+  int r = berth_ignore_load(ign, fixture_root, &err);
   assert_true(r < 0);
   assert_int_equal(berth_err_code(err), BERTH_E_IO);
-  assert_non_null(strstr(berth_err_root_msg(err), tmp_dir));
+  assert_non_null(strstr(berth_err_root_msg(err), fixture_root));
   berth_err_free(&err);
   berth_ignore_free(ign);
 }
@@ -352,7 +324,7 @@ static void test_load_long_line(void **state) {
   char text[6000];
   memset(text, 'x', 5000);
   memcpy(text + 5000, "\n*.log\n", 8);
-  char *path = write_file("long", text, strlen(text));
+  char *path = fixture_write(fixture_root, "long", text);
   struct berth_ignore *ign = NULL;
   berth_err err = NULL;
   assert_int_equal(berth_ignore_new(&ign, &err), 0);
@@ -369,7 +341,7 @@ static void test_load_long_line(void **state) {
  * engine drops it from the first line. */
 static void test_load_utf8_bom(void **state) {
   static const char text[] = "\xEF\xBB\xBF*.log\nbuild\n";
-  char *path = write_file("bom", text, strlen(text));
+  char *path = fixture_write(fixture_root, "bom", text);
   struct berth_ignore *ign = NULL;
   berth_err err = NULL;
   assert_int_equal(berth_ignore_new(&ign, &err), 0);
@@ -410,5 +382,5 @@ int main(void) {
       cmocka_unit_test(test_load_long_line),
       cmocka_unit_test(test_load_utf8_bom),
   };
-  return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
+  return cmocka_run_group_tests(tests, fixture_setup, fixture_teardown);
 }

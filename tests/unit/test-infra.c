@@ -15,79 +15,12 @@
 #include <cmocka.h>
 
 #include "berth/manifest.h"
+#include "fixture.h"
 #include "infra/infra.h"
-
-static char *tmp_root;
-
-static int setup(void **state) {
-  (void)state;
-  const char *tmp = getenv("TMPDIR");
-  unsetenv("COMPOSE_PROJECT_NAME");
-  unsetenv("COMPOSE_PROFILES");
-  if (asprintf(&tmp_root, "%s/berth-infra-XXXXXX", tmp && *tmp ? tmp : "/tmp") < 0 ||
-      !mkdtemp(tmp_root))
-    return -1;
-  char *dir = NULL;
-  int r = asprintf(&dir, "%s/demo", tmp_root) < 0 ? -1 : mkdir(dir, 0755);
-  free(dir);
-  return r;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  char *cmd = NULL;
-  if (asprintf(&cmd, "rm -rf '%s'", tmp_root) > 0)
-    (void)!system(cmd);
-  free(cmd);
-  free(tmp_root);
-  return 0;
-}
-
-static void assert_contains(const char *haystack, const char *needle) {
-  if (!haystack || !strstr(haystack, needle))
-    fail_msg("\"%s\" does not contain \"%s\"", haystack ? haystack : "(null)", needle);
-}
-
-/* Loads text as demo/berth.yaml; *ret_diags gets every diagnostic as
- * "path: message" lines. */
-static struct berth_project *load(const char *text, char **ret_diags) {
-  char *path = NULL, *dir = NULL;
-  assert_true(asprintf(&dir, "%s/demo", tmp_root) > 0);
-  assert_true(asprintf(&path, "%s/berth.yaml", dir) > 0);
-  FILE *f = fopen(path, "w");
-  assert_non_null(f);
-  assert_true(fputs(text, f) >= 0);
-  assert_int_equal(fclose(f), 0);
-  struct berth_load_opts o = {.dir = dir};
-  struct berth_project *p = NULL;
-  struct berth_diags d = {0};
-  berth_err err = NULL;
-  int r = berth_manifest_load(&o, &p, &d, &err);
-  size_t len = 0;
-  char *all = NULL;
-  FILE *m = open_memstream(&all, &len);
-  for (size_t i = 0; i < d.n; i++) {
-    char *s = berth_diag_format(&d.v[i]);
-    fprintf(m, "%s\n", strstr(s, "error: ") ? strstr(s, "error: ") + 7 : s);
-    free(s);
-  }
-  fclose(m);
-  berth_diags_release(&d);
-  berth_err_free(&err);
-  free(dir);
-  free(path);
-  if (ret_diags)
-    *ret_diags = all;
-  else if (r < 0)
-    fail_msg("load failed:\n%s", all);
-  else
-    free(all);
-  return r < 0 ? berth_project_free(p) : p;
-}
 
 static void expect_error(const char *text, const char *want) {
   char *diags = NULL;
-  struct berth_project *p = load(text, &diags);
+  struct berth_project *p = fixture_load(text, &diags);
   assert_null(p);
   assert_contains(diags, want);
   free(diags);
@@ -140,12 +73,12 @@ static void test_table(void **state) {
 
 static void test_manifest_defaults(void **state) {
   (void)state;
-  struct berth_project *p = load("infra:\n"
-                                 "  postgres: {}\n"
-                                 "  cache: {kind: redis}\n"
-                                 "  mq: {kind: rabbitmq, version: \"3.13\"}\n"
-                                 "  db2: {kind: postgres, image: \"my/pg:1\"}\n",
-                                 NULL);
+  struct berth_project *p = fixture_load("infra:\n"
+                                         "  postgres: {}\n"
+                                         "  cache: {kind: redis}\n"
+                                         "  mq: {kind: rabbitmq, version: \"3.13\"}\n"
+                                         "  db2: {kind: postgres, image: \"my/pg:1\"}\n",
+                                         NULL);
   assert_int_equal(p->n_infra, 4);
   assert_int_equal(p->infra[0].kind, BERTH_INFRA_POSTGRES);
   assert_string_equal(p->infra[0].version, "15");
@@ -183,7 +116,7 @@ static void test_manifest_option_errors(void **state) {
 /* The container of the first instance of text, with fixed secrets. */
 static void container_of(const char *text, const char *secret, struct berth_project **ret_p,
                          struct berth__infra_container *ret) {
-  struct berth_project *p = load(text, NULL);
+  struct berth_project *p = fixture_load(text, NULL);
   const struct berth__infra_kind *k = berth__infra_kind_of(p->infra[0].kind);
   struct berth__infra_ctx c = {
       .project = p->name, .in = &p->infra[0], .secret = fake_secret, .ud = (void *)secret};
@@ -233,7 +166,7 @@ static void test_postgres_rejects_unsafe_names(void **state) {
       "infra:\n  db: {kind: postgres, databases: [{name: app, extensions: [\"1st\"]}]}\n",
   };
   for (size_t i = 0; i < 3; i++) {
-    struct berth_project *p = load(bad[i], NULL);
+    struct berth_project *p = fixture_load(bad[i], NULL);
     struct berth__infra_ctx c = {.project = p->name, .in = &p->infra[0], .secret = fake_secret};
     struct berth__infra_container ic = {0};
     berth_err err = NULL;
@@ -311,7 +244,7 @@ static void test_rabbitmq_container(void **state) {
   static const char *const bad[] = {"infra:\n  mq: {kind: rabbitmq, vhosts: [main, \"a b\"]}\n",
                                     "infra:\n  mq: {kind: rabbitmq, users: [{name: \"x;y\"}]}\n"};
   for (size_t i = 0; i < 2; i++) {
-    p = load(bad[i], NULL);
+    p = fixture_load(bad[i], NULL);
     struct berth__infra_ctx cx = {.project = p->name, .in = &p->infra[0], .secret = fake_secret};
     struct berth__infra_container ic = {0};
     berth_err err = NULL;
@@ -337,12 +270,13 @@ static char *url_of(const struct berth_project *p, size_t i, const char *secret,
 
 static void test_urls(void **state) {
   (void)state;
-  struct berth_project *p = load("infra:\n"
-                                 "  db: {kind: postgres, databases: [app, {name: b, owner: bo}]}\n"
-                                 "  cache: {kind: redis}\n"
-                                 "  mq:\n    kind: rabbitmq\n    vhosts: [main, jobs]\n"
-                                 "    users: [{name: worker, permissions: {jobs: {}}}]\n",
-                                 NULL);
+  struct berth_project *p =
+      fixture_load("infra:\n"
+                   "  db: {kind: postgres, databases: [app, {name: b, owner: bo}]}\n"
+                   "  cache: {kind: redis}\n"
+                   "  mq:\n    kind: rabbitmq\n    vhosts: [main, jobs]\n"
+                   "    users: [{name: worker, permissions: {jobs: {}}}]\n",
+                   NULL);
   const char *pw = "p@ss:w/rd %'";
   const char *enc = "p%40ss%3Aw%2Frd%20%25%27";
   struct {
@@ -373,7 +307,7 @@ static void test_urls(void **state) {
   }
   berth_project_free(p);
   /* The default vhost "/" is encoded too. */
-  p = load("infra:\n  mq: {kind: rabbitmq}\n", NULL);
+  p = fixture_load("infra:\n  mq: {kind: rabbitmq}\n", NULL);
   struct berth_use use = {.infra = "mq"};
   char *got = url_of(p, 0, "x", &use, "mq", 5672);
   assert_string_equal(got, "amqp://berth:x@mq:5672/%2F");
@@ -417,5 +351,5 @@ int main(void) {
       cmocka_unit_test(test_urls),
       cmocka_unit_test(test_quoting_helpers),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, fixture_setup, fixture_teardown);
 }

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "berth/interp.h"
+#include "fixture.h"
 
 /* The variables every interpolation case sees; anything else is unset. */
 static const char *const fixed[][2] = {
@@ -701,25 +702,6 @@ static void test_dotenv_bounds(void **state) {
 
 /* ---- berth_dotenv_load ---- */
 
-static char tmpdir[256];
-
-static int setup_tmpdir(void **state) {
-  const char *base = getenv("TMPDIR");
-  snprintf(tmpdir, sizeof(tmpdir), "%s/berth-interp-XXXXXX", base && *base ? base : "/tmp");
-  return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown_tmpdir(void **state) {
-  char path[512];
-  snprintf(path, sizeof(path), "%s/.env", tmpdir);
-  unlink(path);
-  snprintf(path, sizeof(path), "%s/big.env", tmpdir);
-  unlink(path);
-  snprintf(path, sizeof(path), "%s/sub", tmpdir);
-  rmdir(path);
-  return rmdir(tmpdir);
-}
-
 static void write_file(const char *path, const char *text) {
   FILE *f = fopen(path, "w");
   assert_non_null(f);
@@ -729,7 +711,7 @@ static void write_file(const char *path, const char *text) {
 
 static void test_dotenv_load(void **state) {
   char path[512];
-  snprintf(path, sizeof(path), "%s/.env", tmpdir);
+  snprintf(path, sizeof(path), "%s/.env", fixture_root);
   write_file(path, "\xEF\xBB\xBF# project settings\r\nexport PORT = 8080\r\n"
                    "URL=\"http://localhost:${PORT}/\"\r\n");
   struct berth_vars v;
@@ -753,7 +735,7 @@ static void test_dotenv_load(void **state) {
 
 static void test_dotenv_load_missing(void **state) {
   char path[512];
-  snprintf(path, sizeof(path), "%s/missing.env", tmpdir);
+  snprintf(path, sizeof(path), "%s/missing.env", fixture_root);
   struct berth_vars v;
   berth_err err = NULL;
   berth_vars_init(&v);
@@ -768,7 +750,7 @@ static void test_dotenv_load_missing(void **state) {
   berth_err_free(&err);
 
   /* a directory is not a missing file, even with missing_ok */
-  snprintf(path, sizeof(path), "%s/sub", tmpdir);
+  snprintf(path, sizeof(path), "%s/sub", fixture_root);
   assert_int_equal(mkdir(path, 0700), 0);
   assert_int_equal(berth_dotenv_load(path, true, NULL, NULL, &v, &err), -BERTH_E_IO);
   assert_non_null(strstr(err->msg, path));
@@ -778,7 +760,7 @@ static void test_dotenv_load_missing(void **state) {
 
 static void test_dotenv_load_too_big(void **state) {
   char path[512];
-  snprintf(path, sizeof(path), "%s/big.env", tmpdir);
+  snprintf(path, sizeof(path), "%s/big.env", fixture_root);
   int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
   assert_true(fd >= 0);
   assert_int_equal(ftruncate(fd, ((off_t)4 << 20) + 1), 0);
@@ -816,5 +798,5 @@ int main(void) {
       cmocka_unit_test(test_dotenv_load_missing),
       cmocka_unit_test(test_dotenv_load_too_big),
   };
-  return cmocka_run_group_tests(tests, setup_tmpdir, teardown_tmpdir);
+  return cmocka_run_group_tests(tests, fixture_setup, fixture_teardown);
 }

@@ -18,12 +18,8 @@
 #include "berth/manifest.h"
 #include "berth/model.h"
 #include "berth/node.h"
+#include "fixture.h"
 #include "manifest-internal.h"
-
-static void assert_contains(const char *haystack, const char *needle) {
-  if (!haystack || !strstr(haystack, needle))
-    fail_msg("\"%s\" does not contain \"%s\"", haystack ? haystack : "(null)", needle);
-}
 
 static bool ends_with(const char *s, const char *suffix) {
   size_t a = strlen(s), b = strlen(suffix);
@@ -401,74 +397,6 @@ static void test_diags_release(void **state) {
 
 /* ---- berth_manifest_load ---- */
 
-static char *tmp_root;
-
-static int setup_dir(void **state) {
-  (void)state;
-  const char *tmp = getenv("TMPDIR");
-  if (asprintf(&tmp_root, "%s/berth-manifest-XXXXXX", tmp && *tmp ? tmp : "/tmp") < 0 ||
-      !mkdtemp(tmp_root))
-    return -1;
-  /* What the loader reads from the environment must not leak in. */
-  unsetenv("COMPOSE_PROJECT_NAME");
-  unsetenv("COMPOSE_PROFILES");
-  return 0;
-}
-
-static int teardown_dir(void **state) {
-  (void)state;
-  char *cmd = NULL;
-  if (asprintf(&cmd, "rm -rf '%s'", tmp_root) > 0)
-    (void)!system(cmd);
-  free(cmd);
-  free(tmp_root);
-  return 0;
-}
-
-/* A fresh directory under the temp root, named name (or unique). */
-static char *new_dir(const char *name) {
-  char *dir = NULL;
-  if (name) {
-    assert_true(asprintf(&dir, "%s/%s", tmp_root, name) > 0);
-    assert_int_equal(mkdir(dir, 0755), 0);
-  } else {
-    assert_true(asprintf(&dir, "%s/p-XXXXXX", tmp_root) > 0);
-    assert_non_null(mkdtemp(dir));
-  }
-  return dir;
-}
-
-static char *write_file(const char *dir, const char *file, const char *text) {
-  char *path = NULL;
-  assert_true(asprintf(&path, "%s/%s", dir, file) > 0);
-  FILE *f = fopen(path, "w");
-  assert_non_null(f);
-  assert_true(fputs(text, f) >= 0);
-  assert_int_equal(fclose(f), 0);
-  return path;
-}
-
-/* Loads what must be valid; fails with every diagnostic if not. */
-static struct berth_project *load_ok(const struct berth_load_opts *o) {
-  struct berth_project *p = NULL;
-  struct berth_diags d = {0};
-  berth_err err = NULL;
-  int r = berth_manifest_load(o, &p, &d, &err);
-  if (r < 0) {
-    for (size_t i = 0; i < d.n; i++) {
-      char *s = berth_diag_format(&d.v[i]);
-      print_error("%s\n", s);
-      free(s);
-    }
-    fail_msg("load failed: %s", err ? err->msg : "(no error)");
-  }
-  assert_null(err);
-  assert_int_equal(d.errors, 0);
-  assert_non_null(p);
-  berth_diags_release(&d);
-  return p;
-}
-
 static const char *env_of(const struct berth_service *s, const char *key) {
   for (size_t i = 0; i < s->environment.n; i++)
     if (!strcmp(s->environment.v[i].key, key))
@@ -485,14 +413,14 @@ static void test_load_autodetect_order(void **state) {
   assert_string_equal(berth_manifest_names[0], "berth.yaml");
   /* With names[i..] all present, names[i] is read. */
   for (size_t i = 0; i < n_names; i++) {
-    char *dir = new_dir(NULL);
+    char *dir = fixture_dir(NULL);
     for (size_t j = i; j < n_names; j++) {
       char text[128];
       snprintf(text, sizeof(text), "name: demo\nservices:\n  s%zu:\n    image: nginx\n", j);
-      free(write_file(dir, berth_manifest_names[j], text));
+      free(fixture_write(dir, berth_manifest_names[j], text));
     }
     struct berth_load_opts o = {.dir = dir};
-    struct berth_project *p = load_ok(&o);
+    struct berth_project *p = fixture_load_opts(&o, NULL);
     char want[32];
     snprintf(want, sizeof(want), "s%zu", i);
     assert_int_equal(p->n_services, 1);
@@ -510,11 +438,11 @@ static void test_load_autodetect_order(void **state) {
 
 static void test_load_berth_yaml_wins(void **state) {
   (void)state;
-  char *dir = new_dir(NULL);
-  free(write_file(dir, "compose.yaml", "services:\n  from_compose:\n    image: nginx\n"));
-  free(write_file(dir, "berth.yaml", "services:\n  from_berth:\n    image: nginx\n"));
+  char *dir = fixture_dir(NULL);
+  free(fixture_write(dir, "compose.yaml", "services:\n  from_compose:\n    image: nginx\n"));
+  free(fixture_write(dir, "berth.yaml", "services:\n  from_berth:\n    image: nginx\n"));
   struct berth_load_opts o = {.dir = dir};
-  struct berth_project *p = load_ok(&o);
+  struct berth_project *p = fixture_load_opts(&o, NULL);
   assert_int_equal(p->n_services, 1);
   assert_string_equal(p->services[0].name, "from_berth");
   assert_int_equal(p->format, BERTH_FORMAT_BERTH);
@@ -529,8 +457,8 @@ static void test_load_berth_yaml_wins(void **state) {
 
 static void test_load_missing_manifest(void **state) {
   (void)state;
-  char *dir = new_dir(NULL);
-  free(write_file(dir, "berth.yml.bak", "services: {}\n"));
+  char *dir = fixture_dir(NULL);
+  free(fixture_write(dir, "berth.yml.bak", "services: {}\n"));
   struct berth_load_opts o = {.dir = dir};
   struct berth_project *p = NULL;
   struct berth_diags d = {0};
@@ -552,7 +480,7 @@ static void test_load_missing_manifest(void **state) {
 
 static void test_load_missing_named_file(void **state) {
   (void)state;
-  char *dir = new_dir(NULL);
+  char *dir = fixture_dir(NULL);
   char *path = NULL;
   assert_true(asprintf(&path, "%s/nope.yaml", dir) > 0);
   const char *files[] = {path};
@@ -575,31 +503,31 @@ static void test_load_missing_named_file(void **state) {
 
 static void test_load_merges_files(void **state) {
   (void)state;
-  char *dir = new_dir(NULL);
-  char *base = write_file(dir, "base.yaml",
-                          "name: merged\n"
-                          "services:\n"
-                          "  api:\n"
-                          "    image: nginx:1\n"
-                          "    environment:\n"
-                          "      A: \"1\"\n"
-                          "      B: \"2\"\n"
-                          "    ports:\n"
-                          "      - \"8080:80\"\n");
-  char *over = write_file(dir, "override.yaml",
-                          "services:\n"
-                          "  api:\n"
-                          "    image: nginx:2\n"
-                          "    environment:\n"
-                          "      - B=3\n"
-                          "      - C=4\n"
-                          "    ports:\n"
-                          "      - \"9090:90\"\n"
-                          "  worker:\n"
-                          "    image: busybox\n");
+  char *dir = fixture_dir(NULL);
+  char *base = fixture_write(dir, "base.yaml",
+                             "name: merged\n"
+                             "services:\n"
+                             "  api:\n"
+                             "    image: nginx:1\n"
+                             "    environment:\n"
+                             "      A: \"1\"\n"
+                             "      B: \"2\"\n"
+                             "    ports:\n"
+                             "      - \"8080:80\"\n");
+  char *over = fixture_write(dir, "override.yaml",
+                             "services:\n"
+                             "  api:\n"
+                             "    image: nginx:2\n"
+                             "    environment:\n"
+                             "      - B=3\n"
+                             "      - C=4\n"
+                             "    ports:\n"
+                             "      - \"9090:90\"\n"
+                             "  worker:\n"
+                             "    image: busybox\n");
   const char *files[] = {base, over};
   struct berth_load_opts o = {.files = files, .n_files = 2};
-  struct berth_project *p = load_ok(&o);
+  struct berth_project *p = fixture_load_opts(&o, NULL);
   assert_string_equal(p->name, "merged");
   assert_string_equal(p->dir, dir);
   assert_int_equal(p->files.n, 2);
@@ -635,33 +563,33 @@ static void test_load_merges_files(void **state) {
 static void test_load_project_name(void **state) {
   (void)state;
   /* the name: key */
-  char *dir = new_dir("Web.App_2");
-  free(write_file(dir, "compose.yaml", "name: shop\nservices:\n  api:\n    image: nginx\n"));
+  char *dir = fixture_dir("Web.App_2");
+  free(fixture_write(dir, "compose.yaml", "name: shop\nservices:\n  api:\n    image: nginx\n"));
   struct berth_load_opts o = {.dir = dir};
-  struct berth_project *p = load_ok(&o);
+  struct berth_project *p = fixture_load_opts(&o, NULL);
   assert_string_equal(p->name, "shop");
   berth_project_free(p);
 
   /* -p wins over name:, normalised */
   o.project_name = "My_Project-1";
-  p = load_ok(&o);
+  p = fixture_load_opts(&o, NULL);
   assert_string_equal(p->name, "my_project-1");
   berth_project_free(p);
   o.project_name = "Shop.Front End";
-  p = load_ok(&o);
+  p = fixture_load_opts(&o, NULL);
   assert_string_equal(p->name, "shopfrontend");
   berth_project_free(p);
   free(dir);
 
   /* no name: the directory's, normalised */
-  dir = new_dir("Web.App_2-x");
-  free(write_file(dir, "compose.yaml", "services:\n  api:\n    image: nginx\n"));
+  dir = fixture_dir("Web.App_2-x");
+  free(fixture_write(dir, "compose.yaml", "services:\n  api:\n    image: nginx\n"));
   o = (struct berth_load_opts){.dir = dir};
-  p = load_ok(&o);
+  p = fixture_load_opts(&o, NULL);
   assert_string_equal(p->name, "webapp_2-x");
   berth_project_free(p);
   o.project_name = "OVERRIDE";
-  p = load_ok(&o);
+  p = fixture_load_opts(&o, NULL);
   assert_string_equal(p->name, "override");
   berth_project_free(p);
   free(dir);
@@ -689,17 +617,17 @@ static void expect_diag(const struct berth_diags *d, const char *path, const cha
 
 static void test_load_collects_every_error(void **state) {
   (void)state;
-  char *dir = new_dir(NULL);
-  char *path = write_file(dir, "berth.yaml",
-                          "services:\n"
-                          "  api:\n"
-                          "    image: nginx\n"
-                          "    imgae: nginx\n"
-                          "    ports:\n"
-                          "      - \"99999:80\"\n"
-                          "  worker:\n"
-                          "    image: busybox\n"
-                          "    depends_on: [dbx]\n");
+  char *dir = fixture_dir(NULL);
+  char *path = fixture_write(dir, "berth.yaml",
+                             "services:\n"
+                             "  api:\n"
+                             "    image: nginx\n"
+                             "    imgae: nginx\n"
+                             "    ports:\n"
+                             "      - \"99999:80\"\n"
+                             "  worker:\n"
+                             "    image: busybox\n"
+                             "    depends_on: [dbx]\n");
   struct berth_load_opts o = {.dir = dir};
   struct berth_project *p = NULL;
   struct berth_diags d = {0};
@@ -710,14 +638,8 @@ static void test_load_collects_every_error(void **state) {
   assert_int_equal(berth_err_code(err), BERTH_E_INVALID);
   assert_contains(err->msg, "3 errors");
   berth_err_free(&err);
-  if (d.errors != 3) {
-    for (size_t i = 0; i < d.n; i++) {
-      char *s = berth_diag_format(&d.v[i]);
-      print_error("%s\n", s);
-      free(s);
-    }
-    fail_msg("%zu errors, want 3", d.errors);
-  }
+  if (d.errors != 3)
+    fail_msg("%zu errors, want 3:\n%s", d.errors, fixture_diags_text(&d));
   expect_diag(&d, "services.api.imgae", path, 4, 5, "did you mean \"image\"");
   expect_diag(&d, "services.api.ports[0]", path, 6, 9, "99999");
   expect_diag(&d, "services.worker.depends_on.dbx", path, 9, 18, "dbx");
@@ -737,18 +659,18 @@ static void test_load_collects_every_error(void **state) {
  * that closes it; a self-dependency is a cycle too. */
 static void test_load_dependency_cycles(void **state) {
   (void)state;
-  char *dir = new_dir(NULL);
-  char *path = write_file(dir, "berth.yaml",
-                          "services:\n"
-                          "  a:\n"
-                          "    image: a\n"
-                          "    depends_on: [b]\n"
-                          "  b:\n"
-                          "    image: b\n"
-                          "    depends_on: [a]\n"
-                          "  c:\n"
-                          "    image: c\n"
-                          "    depends_on: [a, c]\n");
+  char *dir = fixture_dir(NULL);
+  char *path = fixture_write(dir, "berth.yaml",
+                             "services:\n"
+                             "  a:\n"
+                             "    image: a\n"
+                             "    depends_on: [b]\n"
+                             "  b:\n"
+                             "    image: b\n"
+                             "    depends_on: [a]\n"
+                             "  c:\n"
+                             "    image: c\n"
+                             "    depends_on: [a, c]\n");
   struct berth_load_opts o = {.dir = dir};
   struct berth_project *p = NULL;
   struct berth_diags d = {0};
@@ -819,17 +741,17 @@ static void test_read_keys(void **state) {
  * and environment: overrides them wherever it is written. */
 static void test_load_environment_over_env_file(void **state) {
   (void)state;
-  char *dir = new_dir(NULL);
-  free(write_file(dir, "app.env", "MODE=file\nONLY=file\n"));
-  free(write_file(dir, "berth.yaml",
-                  "services:\n"
-                  "  api:\n"
-                  "    image: nginx\n"
-                  "    environment:\n"
-                  "      MODE: inline\n"
-                  "    env_file: app.env\n"));
+  char *dir = fixture_dir(NULL);
+  free(fixture_write(dir, "app.env", "MODE=file\nONLY=file\n"));
+  free(fixture_write(dir, "berth.yaml",
+                     "services:\n"
+                     "  api:\n"
+                     "    image: nginx\n"
+                     "    environment:\n"
+                     "      MODE: inline\n"
+                     "    env_file: app.env\n"));
   struct berth_load_opts o = {.dir = dir};
-  struct berth_project *p = load_ok(&o);
+  struct berth_project *p = fixture_load_opts(&o, NULL);
   assert_string_equal(env_of(&p->services[0], "MODE"), "inline");
   assert_string_equal(env_of(&p->services[0], "ONLY"), "file");
   berth_project_free(p);
@@ -839,14 +761,14 @@ static void test_load_environment_over_env_file(void **state) {
 /* Diagnostics come in the order of the file, whichever reader found them. */
 static void test_load_diagnostics_in_file_order(void **state) {
   (void)state;
-  char *dir = new_dir(NULL);
-  char *path = write_file(dir, "berth.yaml",
-                          "services:\n"
-                          "  api:\n"
-                          "    image: nginx\n"
-                          "    cpus: lots\n"
-                          "    restart: whenever\n"
-                          "    imgae: x\n");
+  char *dir = fixture_dir(NULL);
+  char *path = fixture_write(dir, "berth.yaml",
+                             "services:\n"
+                             "  api:\n"
+                             "    image: nginx\n"
+                             "    cpus: lots\n"
+                             "    restart: whenever\n"
+                             "    imgae: x\n");
   struct berth_load_opts o = {.dir = dir};
   struct berth_project *p = NULL;
   struct berth_diags d = {0};
@@ -864,10 +786,11 @@ static void test_load_diagnostics_in_file_order(void **state) {
 
 static void test_load_errors_of_several_files(void **state) {
   (void)state;
-  char *dir = new_dir(NULL);
-  char *a = write_file(dir, "a.yaml", "services:\n  api:\n    image: nginx\n    restrat: always\n");
-  char *b = write_file(dir, "b.yaml", "services:\n  api:\n    portz: []\n");
-  char *c = write_file(dir, "c.yaml", "services:\n  api: {image: x\n");
+  char *dir = fixture_dir(NULL);
+  char *a =
+      fixture_write(dir, "a.yaml", "services:\n  api:\n    image: nginx\n    restrat: always\n");
+  char *b = fixture_write(dir, "b.yaml", "services:\n  api:\n    portz: []\n");
+  char *c = fixture_write(dir, "c.yaml", "services:\n  api: {image: x\n");
   const char *files[] = {a, b, c};
   struct berth_load_opts o = {.files = files, .n_files = 3};
   struct berth_project *p = NULL;
@@ -925,5 +848,5 @@ int main(void) {
       cmocka_unit_test(test_load_diagnostics_in_file_order),
       cmocka_unit_test(test_load_errors_of_several_files),
   };
-  return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
+  return cmocka_run_group_tests(tests, fixture_setup, fixture_teardown);
 }

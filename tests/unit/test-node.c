@@ -18,6 +18,7 @@
 
 #include "berth/buf.h"
 #include "berth/node.h"
+#include "fixture.h"
 
 static const char name[] = "t.yaml";
 
@@ -51,11 +52,6 @@ static char *parse_fail(const char *text, size_t len, int code) {
   assert_non_null(msg);
   berth_err_free(&err);
   return msg;
-}
-
-static void assert_contains(const char *haystack, const char *needle) {
-  if (!strstr(haystack, needle))
-    fail_msg("\"%s\" does not contain \"%s\"", haystack, needle);
 }
 
 static void assert_pos(const struct berth_node *n, int line, int col) {
@@ -721,40 +717,9 @@ static void test_new_put_append(void **state) {
 
 /* ---- files ---- */
 
-static char *tmp_dir;
-
-static int setup_dir(void **state) {
-  (void)state;
-  const char *tmp = getenv("TMPDIR");
-  if (asprintf(&tmp_dir, "%s/berth-node-XXXXXX", tmp && *tmp ? tmp : "/tmp") < 0 ||
-      !mkdtemp(tmp_dir))
-    return -1;
-  return 0;
-}
-
-static int teardown_dir(void **state) {
-  (void)state;
-  char *cmd = NULL;
-  if (asprintf(&cmd, "rm -rf '%s'", tmp_dir) > 0)
-    (void)!system(cmd);
-  free(cmd);
-  free(tmp_dir);
-  return 0;
-}
-
-static char *tmp_path(const char *file) {
-  char *path = NULL;
-  assert_true(asprintf(&path, "%s/%s", tmp_dir, file) > 0);
-  return path;
-}
-
 static void test_load(void **state) {
   (void)state;
-  char *path = tmp_path("ok.yaml");
-  FILE *f = fopen(path, "w");
-  assert_non_null(f);
-  fputs("services:\n  api:\n    image: nginx\n", f);
-  assert_int_equal(fclose(f), 0);
+  char *path = fixture_write(fixture_root, "ok.yaml", "services:\n  api:\n    image: nginx\n");
   struct berth_node *n = NULL;
   berth_err err = NULL;
   assert_int_equal(berth_yaml_load(path, &n, &err), 0);
@@ -770,11 +735,7 @@ static void test_load(void **state) {
 
 static void test_load_syntax_error_names_the_file(void **state) {
   (void)state;
-  char *path = tmp_path("bad.yaml");
-  FILE *f = fopen(path, "w");
-  assert_non_null(f);
-  fputs("a: 1\nb: c: d\n", f);
-  assert_int_equal(fclose(f), 0);
+  char *path = fixture_write(fixture_root, "bad.yaml", "a: 1\nb: c: d\n");
   struct berth_node *n = NULL;
   berth_err err = NULL;
   assert_int_equal(berth_yaml_load(path, &n, &err), -BERTH_E_INVALID);
@@ -789,7 +750,7 @@ static void test_load_syntax_error_names_the_file(void **state) {
 
 static void test_load_missing(void **state) {
   (void)state;
-  char *path = tmp_path("does-not-exist.yaml");
+  char *path = fixture_path(fixture_root, "does-not-exist.yaml");
   struct berth_node *n = NULL;
   berth_err err = NULL;
   assert_int_equal(berth_yaml_load(path, &n, &err), -BERTH_E_IO);
@@ -805,10 +766,7 @@ static void test_load_missing(void **state) {
 
 static void test_load_empty_file(void **state) {
   (void)state;
-  char *path = tmp_path("empty.yaml");
-  FILE *f = fopen(path, "w");
-  assert_non_null(f);
-  assert_int_equal(fclose(f), 0);
+  char *path = fixture_write(fixture_root, "empty.yaml", "");
   struct berth_node *n = NULL;
   berth_err err = NULL;
   assert_int_equal(berth_yaml_load(path, &n, &err), 0);
@@ -822,7 +780,7 @@ static void test_load_empty_file(void **state) {
 static void test_load_size_limit(void **state) {
   (void)state;
   /* exactly the limit: read and parsed */
-  char *path = tmp_path("limit.yaml");
+  char *path = fixture_path(fixture_root, "limit.yaml");
   FILE *f = fopen(path, "w");
   assert_non_null(f);
   static const char head[] = "a: 1\n";
@@ -852,7 +810,7 @@ static void test_load_size_limit(void **state) {
   free(path);
 
   /* one byte more: refused before parsing */
-  path = tmp_path("big.yaml");
+  path = fixture_path(fixture_root, "big.yaml");
   int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
   assert_true(fd >= 0);
   assert_int_equal(ftruncate(fd, (off_t)BERTH_YAML_MAX_BYTES + 1), 0);
@@ -897,5 +855,5 @@ int main(void) {
       /* last: on failure its watchdog ends the run */
       cmocka_unit_test(test_depth_hostile),
   };
-  return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
+  return cmocka_run_group_tests(tests, fixture_setup, fixture_teardown);
 }

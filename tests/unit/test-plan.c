@@ -16,70 +16,16 @@
 
 #include "berth/manifest.h"
 #include "engine/engine-internal.h"
+#include "fixture.h"
 #include "hash.h"
 
 /* FNV-1a of the body below, "\n", "sha256:0123" */
 #define PINNED_HASH "628b21e4cfa949ff"
 
-static char *tmp_root;
-static int n_dirs;
-
-static int setup(void **state) {
-  (void)state;
-  const char *tmp = getenv("TMPDIR");
-  unsetenv("COMPOSE_PROJECT_NAME");
-  unsetenv("COMPOSE_PROFILES");
-  return asprintf(&tmp_root, "%s/berth-plan-XXXXXX", tmp && *tmp ? tmp : "/tmp") < 0 ||
-                 !mkdtemp(tmp_root)
-             ? -1
-             : 0;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  char *cmd = NULL;
-  if (asprintf(&cmd, "rm -rf '%s'", tmp_root) > 0)
-    (void)!system(cmd);
-  free(cmd);
-  free(tmp_root);
-  return 0;
-}
-
 /* Fixed credentials: the plan depends on nothing else. */
 static int fake_secret(void *ud, const char *scope, const char *key, char **ret, berth_err *err) {
   (void)ud;
   return asprintf(ret, "pw-%s-%s", scope, key) < 0 ? berth_err_set(err, BERTH_E_NOMEM, "oom") : 0;
-}
-
-/* Loads text as the berth.yaml of one directory named "demo" (the
- * project's name): every load resolves the same paths, so only the text
- * differs. */
-static struct berth_project *load(const char *text) {
-  char *dir = NULL, *path = NULL;
-  assert_true(asprintf(&dir, "%s/demo", tmp_root) > 0);
-  if (!n_dirs++)
-    assert_int_equal(mkdir(dir, 0755), 0);
-  assert_true(asprintf(&path, "%s/berth.yaml", dir) > 0);
-  FILE *f = fopen(path, "w");
-  assert_non_null(f);
-  assert_true(fputs(text, f) >= 0);
-  assert_int_equal(fclose(f), 0);
-  struct berth_load_opts o = {.dir = dir};
-  struct berth_project *p = NULL;
-  struct berth_diags d = {0};
-  berth_err err = NULL;
-  int r = berth_manifest_load(&o, &p, &d, &err);
-  for (size_t i = 0; r < 0 && i < d.n; i++) {
-    char *s = berth_diag_format(&d.v[i]);
-    print_error("%s\n", s);
-    free(s);
-  }
-  if (r < 0)
-    fail_msg("load failed: %s\n%s", err ? err->msg : "?", text);
-  berth_diags_release(&d);
-  free(dir);
-  free(path);
-  return p;
 }
 
 static void plan(const struct berth_project *p, struct berth__plan *pl) {
@@ -98,7 +44,7 @@ static const struct berth__unit *unit(const struct berth__plan *pl, const char *
 
 /* The body hash of unit name in the plan of text. */
 static uint64_t hash_of(const char *text, const char *name) {
-  struct berth_project *p = load(text);
+  struct berth_project *p = fixture_load(text, NULL);
   struct berth__plan pl;
   plan(p, &pl);
   uint64_t h = unit(&pl, name)->body_hash;
@@ -151,7 +97,7 @@ static const char base[] = "services:\n"
 
 static void test_same_model_same_hash(void **state) {
   (void)state;
-  struct berth_project *p = load(base);
+  struct berth_project *p = fixture_load(base, NULL);
   struct berth__plan a, b;
   plan(p, &a);
   plan(p, &b);
@@ -172,7 +118,7 @@ static void test_same_model_same_hash(void **state) {
  * been; the body hash is the same function stopped before the "\n". */
 static void test_hash_is_pinned(void **state) {
   (void)state;
-  struct berth_project *p = load("services:\n  web:\n    image: alpine:3\n");
+  struct berth_project *p = fixture_load("services:\n  web:\n    image: alpine:3\n", NULL);
   struct berth__plan pl;
   plan(p, &pl);
   struct berth__unit *u = &pl.u[berth__unit_index(&pl, "web", 1)];
@@ -297,7 +243,7 @@ static void test_uses_and_infra(void **state) {
   assert_true(hash_of(t, "cache") != c0);
   free(t);
 
-  struct berth_project *p = load(infra);
+  struct berth_project *p = fixture_load(infra, NULL);
   struct berth__plan pl;
   plan(p, &pl);
   const struct berth__unit *api = unit(&pl, "api");
@@ -334,5 +280,5 @@ int main(void) {
       cmocka_unit_test(test_berth_fields_keep_hash),
       cmocka_unit_test(test_uses_and_infra),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, fixture_setup, fixture_teardown);
 }

@@ -19,6 +19,7 @@
 
 #include "berth/ignore.h"
 #include "berth/tar.h"
+#include "fixture.h"
 
 #define MTIME ((time_t)1700000000) /* 2023-11-14 */
 #define OWNER 4321                 /* a laptop user that means nothing in a container */
@@ -115,30 +116,12 @@ static char *entry_name(const struct entry *e) {
 
 /* ---- fixtures ---- */
 
-static char *tmp_dir;
-
+/* The temp root, with a umask that leaves modes as the tests set them. */
 static int setup(void **state) {
-  const char *tmp = getenv("TMPDIR");
-  if (asprintf(&tmp_dir, "%s/berth-tar-XXXXXX", tmp && *tmp ? tmp : "/tmp") < 0 ||
-      !mkdtemp(tmp_dir))
+  if (fixture_setup(state) < 0)
     return -1;
   umask(022);
   return 0;
-}
-
-static int teardown(void **state) {
-  char *cmd = NULL;
-  if (asprintf(&cmd, "rm -rf '%s'", tmp_dir) > 0)
-    (void)!system(cmd);
-  free(cmd);
-  free(tmp_dir);
-  return 0;
-}
-
-static char *path_in(const char *dir, const char *rel) {
-  char *p = NULL;
-  assert_true(asprintf(&p, "%s/%s", dir, rel) > 0);
-  return p;
 }
 
 static void set_meta(const char *path, mode_t mode, bool is_link) {
@@ -151,7 +134,7 @@ static void set_meta(const char *path, mode_t mode, bool is_link) {
 }
 
 static void mk_file(const char *dir, const char *rel, const char *content, mode_t mode) {
-  char *p = path_in(dir, rel);
+  char *p = fixture_path(dir, rel);
   FILE *f = fopen(p, "w");
   if (!f)
     fail_msg("creating %s: %s", p, strerror(errno));
@@ -162,14 +145,14 @@ static void mk_file(const char *dir, const char *rel, const char *content, mode_
 }
 
 static void mk_dir(const char *dir, const char *rel) {
-  char *p = path_in(dir, rel);
+  char *p = fixture_path(dir, rel);
   if (mkdir(p, 0700) != 0)
     fail_msg("mkdir %s: %s", p, strerror(errno));
   free(p);
 }
 
 static void mk_link(const char *dir, const char *rel, const char *target) {
-  char *p = path_in(dir, rel);
+  char *p = fixture_path(dir, rel);
   assert_int_equal(symlink(target, p), 0);
   set_meta(p, 0, true);
   free(p);
@@ -177,13 +160,13 @@ static void mk_link(const char *dir, const char *rel, const char *target) {
 
 /* Directory times change as entries are added: set them last. */
 static void finish_dir(const char *dir, const char *rel, mode_t mode) {
-  char *p = path_in(dir, rel);
+  char *p = fixture_path(dir, rel);
   set_meta(p, mode, false);
   free(p);
 }
 
 static int open_tmp(void) {
-  char *p = path_in(tmp_dir, "out-XXXXXX");
+  char *p = fixture_path(fixture_root, "out-XXXXXX");
   int fd = mkstemp(p);
   assert_true(fd >= 0);
   unlink(p);
@@ -299,7 +282,7 @@ static void test_long_names(void **state) {
 /* ---- add_path ---- */
 
 static void test_add_path_kinds(void **state) {
-  char *src = path_in(tmp_dir, "kinds");
+  char *src = fixture_path(fixture_root, "kinds");
   assert_int_equal(mkdir(src, 0755), 0);
   mk_file(src, "run.sh", "#!/bin/sh\necho hi\n", 0755);
   mk_file(src, "data.txt", "plain data\n", 0644);
@@ -315,7 +298,7 @@ static void test_add_path_kinds(void **state) {
                                          {"data.txt", "srv/data.txt"},
                                          {"current", "srv/current"}};
   for (size_t i = 0; i < 4; i++) {
-    char *p = path_in(src, names[i][0]);
+    char *p = fixture_path(src, names[i][0]);
     int r = berth_tar_add_path(t, p, names[i][1], &err);
     if (r < 0)
       fail_msg("add_path %s: %s", p, berth_err_root_msg(err));
@@ -357,7 +340,7 @@ static void test_add_path_kinds(void **state) {
 }
 
 static void test_add_path_long_link_target(void **state) {
-  char *src = path_in(tmp_dir, "longlink");
+  char *src = fixture_path(fixture_root, "longlink");
   assert_int_equal(mkdir(src, 0755), 0);
   char target[201];
   for (size_t i = 0; i < 200; i++)
@@ -367,7 +350,7 @@ static void test_add_path_long_link_target(void **state) {
   int fd = open_tmp();
   struct berth_tar *t = open_tar(fd);
   berth_err err = NULL;
-  char *p = path_in(src, "l");
+  char *p = fixture_path(src, "l");
   assert_int_equal(berth_tar_add_path(t, p, "l", &err), 0);
   close_tar(t);
   struct entries e = read_tar(fd);
@@ -384,7 +367,7 @@ static void test_add_path_missing(void **state) {
   int fd = open_tmp();
   struct berth_tar *t = open_tar(fd);
   berth_err err = NULL;
-  char *p = path_in(tmp_dir, "does-not-exist");
+  char *p = fixture_path(fixture_root, "does-not-exist");
   int r = berth_tar_add_path(t, p, "x", &err);
   assert_int_equal(r, -BERTH_E_IO);
   assert_int_equal(berth_err_code(err), BERTH_E_IO);
@@ -400,7 +383,7 @@ static void test_add_path_missing(void **state) {
 }
 
 static void test_add_path_fifo_skipped(void **state) {
-  char *p = path_in(tmp_dir, "fifo");
+  char *p = fixture_path(fixture_root, "fifo");
   assert_int_equal(mkfifo(p, 0644), 0);
   int fd = open_tmp();
   struct berth_tar *t = open_tar(fd);
@@ -424,7 +407,7 @@ static char long_name[121];
 
 /* The build context of a small project. */
 static char *make_context(void) {
-  char *root = path_in(tmp_dir, "ctx");
+  char *root = fixture_path(fixture_root, "ctx");
   assert_int_equal(mkdir(root, 0755), 0);
   mk_file(root, "Dockerfile", "FROM scratch\n", 0644);
   mk_file(root, ".dockerignore", "*.log\n", 0644);
@@ -673,7 +656,7 @@ static void test_tree_ignore_exceptions(void **state) {
 /* Links are archived as links, never followed: a link to its own directory
  * does not make the walk loop. */
 static void test_tree_links_not_followed(void **state) {
-  char *root = path_in(tmp_dir, "ctx");
+  char *root = fixture_path(fixture_root, "ctx");
   assert_int_equal(mkdir(root, 0755), 0);
   mk_dir(root, "sub");
   mk_file(root, "sub/file", "f", 0644);
@@ -691,7 +674,7 @@ static void test_tree_links_not_followed(void **state) {
 }
 
 static void test_tree_missing_dir(void **state) {
-  char *root = path_in(tmp_dir, "no-such-context");
+  char *root = fixture_path(fixture_root, "no-such-context");
   int fd = open_tmp();
   struct berth_tar *t = open_tar(fd);
   berth_err err = NULL;
@@ -711,13 +694,14 @@ static void test_free_null(void **state) {
 static int teardown_all(void **state) {
   free(deep_rel);
   deep_rel = NULL;
-  return teardown(state);
+  return fixture_teardown(state);
 }
 
 /* Each add_tree test builds its own context under a fresh directory. */
 static int fresh(void **state) {
   char *cmd = NULL;
-  if (asprintf(&cmd, "rm -rf '%s/ctx' '%s/kinds' '%s/longlink'", tmp_dir, tmp_dir, tmp_dir) < 0)
+  if (asprintf(&cmd, "rm -rf '%s/ctx' '%s/kinds' '%s/longlink'", fixture_root, fixture_root,
+               fixture_root) < 0)
     return -1;
   int r = system(cmd);
   free(cmd);
