@@ -314,7 +314,28 @@ static void curl_init(void) {
   curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-/* The body is not looked at: taken and dropped. */
+/* The status is all a probe needs: the transfer ends at the end of the
+ * headers of the final answer (not a 1xx), so an endpoint that streams or
+ * sends a large body still answers in time. */
+struct http_seen {
+  CURL *c;
+  bool headers_done;
+};
+
+static size_t on_header(char *data, size_t size, size_t nmemb, void *ud) {
+  struct http_seen *h = ud;
+  size_t len = size * nmemb;
+  if (len <= 2 && (data[0] == '\r' || data[0] == '\n')) {
+    long status = 0;
+    curl_easy_getinfo(h->c, CURLINFO_RESPONSE_CODE, &status);
+    if (status >= 200) {
+      h->headers_done = true;
+      return 0; /* stop here: the status is known */
+    }
+  }
+  return len;
+}
+
 static size_t discard(char *data, size_t size, size_t nmemb, void *ud) {
   return size * nmemb;
 }
@@ -360,10 +381,13 @@ static int probe_http(const struct berth_probe_target *t, int timeout_ms, char *
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)timeout_ms);
   curl_easy_setopt(c, CURLOPT_USERAGENT, "berth-probe");
+  struct http_seen seen = {.c = c};
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, &seen);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
   CURLcode rc = curl_easy_perform(c);
-  if (rc != CURLE_OK) {
+  if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && seen.headers_done)) {
     curl_why(c, rc, errbuf, why, n);
     return 0;
   }

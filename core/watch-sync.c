@@ -5,6 +5,7 @@
  * the worker's Docker client. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,8 +90,11 @@ static int copy_into(int dir_fd, const char *name, const char *src) {
   }
   /* O_PATH descriptors cannot create: reopen the directory for that. */
   int d = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  /* Unique per write: workers of several services may sync into one
+   * shared (bind or volume) directory at once. */
+  static atomic_uint serial;
   char tmp[64];
-  snprintf(tmp, sizeof(tmp), ".berth-sync-%d", (int)getpid());
+  snprintf(tmp, sizeof(tmp), ".berth-sync-%d-%u", (int)getpid(), atomic_fetch_add(&serial, 1));
   int out = d >= 0 ? openat(d, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
                             st.st_mode & 07777)
                    : -1;

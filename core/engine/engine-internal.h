@@ -56,10 +56,12 @@ struct berth__unit {
   char *id;
   int64_t ready_ms;
   /* what the events stream said of the container (id), under the lock */
-  int64_t ev_since_ns; /* events before are of an earlier life */
-  bool ev_died;
-  int ev_exit_code;
-  char ev_health[16];
+  /* Bumped by the events thread for every start, die, restart or health
+   * change of u's container (under mu): news that makes the worker look
+   * again. The engine's inspect stays the truth, so a replayed event of an
+   * earlier life, a die that the restart policy undoes, or clocks that
+   * disagree can cost one inspect, never a wrong verdict. */
+  uint64_t ev_seq;
 };
 
 /* The plan: units, and the graph of services and instances they belong
@@ -111,6 +113,7 @@ struct berth__engine {
   berth_err err;          /* the first failure */
   /* the events stream (events.c) */
   pthread_t ev_thread;
+  int64_t ev_since; /* unix seconds the stream starts at: a second before up begins */
   bool ev_running;
   struct berth_docker *ev_d;
   atomic_bool ev_stop;

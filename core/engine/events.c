@@ -1,12 +1,12 @@
 /* The engine's events for the project's containers, while `up` runs: one
- * thread reads the stream and marks the unit a "die" or "health_status"
- * event is about, then wakes the workers. So a worker waiting for a job
- * to complete or for the engine's healthcheck sleeps on the condition
- * variable instead of polling inspect, and one probing a protocol learns
- * of an exit without asking. The stream starts a second before `up`'s
- * first container call (the engine replays from since), so no event of a
- * container this `up` starts is missed; it is stopped by interrupting its
- * connection, and joined. */
+ * thread reads the stream and, for a start, die, restart or health change,
+ * bumps the unit's event count and wakes the workers. So a worker waiting
+ * for a job to complete or for the engine's healthcheck sleeps on the
+ * condition variable instead of polling inspect, and one probing a
+ * protocol learns of an exit without asking; on news it inspects once.
+ * The stream starts a second before `up`'s first container call (the
+ * engine replays from since), so no event of a container this `up` starts
+ * is missed; it is stopped by interrupting its connection, and joined. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,25 +30,15 @@ static int on_event(const cJSON *ev, void *ud) {
   const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(actor, "ID"));
   if (!action || !id)
     return 0;
-  bool die = !strcmp(action, "die");
-  bool health = !strncmp(action, "health_status: ", 15);
-  if (!die && !health)
+  if (strcmp(action, "die") && strcmp(action, "start") && strcmp(action, "restart") &&
+      strncmp(action, "health_status", 13))
     return 0;
   pthread_mutex_lock(&e->mu);
   struct berth__unit *u = unit_by_id(e, id);
-  const cJSON *t = cJSON_GetObjectItemCaseSensitive(ev, "timeNano");
-  if (u && cJSON_IsNumber(t) && t->valuedouble < (double)u->ev_since_ns)
-    u = NULL;
-  if (u && die) {
-    const char *code = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(actor, "Attributes"), "exitCode"));
-    u->ev_died = true;
-    u->ev_exit_code = code ? atoi(code) : -1;
-  } else if (u) {
-    snprintf(u->ev_health, sizeof(u->ev_health), "%s", action + 15);
-  }
-  if (u)
+  if (u) {
+    u->ev_seq++;
     pthread_cond_broadcast(&e->cv);
+  }
   pthread_mutex_unlock(&e->mu);
   return 0;
 }
@@ -58,8 +48,7 @@ static void *events_main(void *arg) {
   char label[300];
   snprintf(label, sizeof(label), BERTH_LABEL_PROJECT "=%s", e->p->name);
   const char *labels[] = {label, NULL}, *types[] = {"container", NULL};
-  struct berth_docker_events_opts eo = {
-      .labels = labels, .types = types, .since = berth_unix_ms() / 1000 - 1};
+  struct berth_docker_events_opts eo = {.labels = labels, .types = types, .since = e->ev_since};
   berth_err err = NULL;
   int r = berth_docker_events(e->ev_d, &eo, on_event, e, &err);
   pthread_mutex_lock(&e->mu);
@@ -74,6 +63,9 @@ static void *events_main(void *arg) {
 }
 
 int berth__events_start(struct berth__engine *e, berth_err *err) {
+  /* Taken here, not in the thread: however late it is scheduled, the
+   * stream replays what the workers started meanwhile. */
+  e->ev_since = berth_unix_ms() / 1000 - 1;
   int r = berth_docker_clone(e->d, &e->ev_d, err);
   if (r < 0)
     return r;

@@ -168,6 +168,7 @@ static int null_output(enum berth_docker_stream s, const char *data, size_t len,
  * (the engine's word, "" without a healthcheck) and IP. From the events
  * when they flow, else (first look, or a lost stream) from inspect. */
 struct look {
+  uint64_t seq; /* u->ev_seq when this look was taken */
   bool exited;
   int code;
   char health[16];
@@ -175,7 +176,12 @@ struct look {
   bool has_ip;
 };
 
-static int inspect(struct berth_docker *d, struct berth__unit *u, struct look *l, berth_err *err) {
+static int inspect(struct berth__engine *e, struct berth_docker *d, struct berth__unit *u,
+                   struct look *l, berth_err *err) {
+  /* The count first: an event during the call makes the next wait return. */
+  pthread_mutex_lock(&e->mu);
+  l->seq = u->ev_seq;
+  pthread_mutex_unlock(&e->mu);
   _cleanup_json_ cJSON *info = NULL;
   if (berth_docker_container_inspect(d, u->id, &info, err) < 0)
     return berth_err_wrap(err, "%s", u->name);
@@ -190,36 +196,20 @@ static int inspect(struct berth_docker *d, struct berth__unit *u, struct look *l
   return 0;
 }
 
-/* Refreshes l from the events, or from inspect when the stream is lost.
- * First waits up to ms (< 0: until the deadline) for news of u itself:
- * its exit, or a change of its health. */
+/* Waits up to ms (< 0: until the deadline) for news of u's container from
+ * the events (or a lost stream), then refreshes l from inspect when there
+ * is news, or when l has no IP yet. */
 static int look_again(struct berth__engine *e, struct berth_docker *d, struct berth__unit *u,
                       struct look *l, int64_t ms, berth_err *err) {
   int64_t now = berth_now_ms(), until = ms < 0 ? e->deadline : now + ms;
   pthread_mutex_lock(&e->mu);
-  char seen[sizeof(u->ev_health)];
-  snprintf(seen, sizeof(seen), "%s", u->ev_health);
-  while (!u->ev_died && !e->ev_lost && !strcmp(seen, u->ev_health) &&
-         (now = berth_now_ms()) < until && now < e->deadline)
+  while (u->ev_seq == l->seq && !e->ev_lost && (now = berth_now_ms()) < until && now < e->deadline)
     wait_locked(e, until - now);
-  bool lost = e->ev_lost;
-  if (u->ev_died) {
-    l->exited = true;
-    l->code = u->ev_exit_code;
-  }
-  if (u->ev_health[0])
-    snprintf(l->health, sizeof(l->health), "%s", u->ev_health);
+  bool news = u->ev_seq != l->seq, lost = e->ev_lost;
   pthread_mutex_unlock(&e->mu);
-  if (lost) {
+  if (lost)
     berth_sleep_ms(PROBE_INTERVAL_MS);
-    return inspect(d, u, l, err);
-  }
-  if (l->exited && l->code < 0) { /* the event carried no code: the engine has it */
-    berth_err we = NULL;
-    if (berth_docker_container_wait(d, u->id, "not-running", &l->code, &we) < 0)
-      berth_err_free(&we); /* reported as code -1 */
-  }
-  return 0;
+  return news || lost || !l->has_ip ? inspect(e, d, u, l, err) : 0;
 }
 
 static const char *probe_what(const struct berth__unit *u) {
@@ -276,7 +266,7 @@ static int probe_until_ready(struct berth__engine *e, struct berth__unit *u, str
   char why[512] = "no answer yet";
   berth__emit(e, u, BERTH_PHASE_PROBING, "waiting for %s", probe_what(u));
   struct look l = {0};
-  int r = inspect(d, u, &l, err);
+  int r = inspect(e, d, u, &l, err);
   for (; r >= 0; r = look_again(e, d, u, &l,
                                 u->probe == UP_EXEC     ? 2 * PROBE_INTERVAL_MS
                                 : u->probe == UP_HEALTH ? -1
@@ -337,11 +327,6 @@ static int set_id(struct berth__engine *e, struct berth__unit *u, char *id, bert
   pthread_mutex_lock(&e->mu);
   free(u->id);
   u->id = id;
-  /* Events from before this moment (the stream replays a second) are of
-   * an earlier life of the container. */
-  u->ev_since_ns = berth_unix_ms() * 1000000;
-  u->ev_died = false;
-  u->ev_health[0] = '\0';
   pthread_mutex_unlock(&e->mu);
   return id ? 0 : berth_err_set(err, BERTH_E_NOMEM, "out of memory");
 }
@@ -412,7 +397,7 @@ static int converge(struct berth__engine *e, struct berth__unit *u, struct berth
 static int await_completion(struct berth__engine *e, struct berth__unit *u, struct berth_docker *d,
                             berth_err *err) {
   struct look l = {0};
-  int r = inspect(d, u, &l, err);
+  int r = inspect(e, d, u, &l, err);
   while (r >= 0 && !l.exited) {
     if (berth_now_ms() >= e->deadline) {
       _cleanup_free_ char *tail = log_tail(d, u->id);

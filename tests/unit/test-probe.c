@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -124,6 +125,7 @@ struct server {
   int fd;
   uint16_t port;
   const char *answer; /* NULL: accept and close */
+  bool hold;          /* after answering, keep the connection until the client closes it */
   pthread_t th;
   char request[2048];
 };
@@ -147,14 +149,18 @@ static void *serve(void *arg) {
     }
     if (send(c, sv->answer, strlen(sv->answer), MSG_NOSIGNAL) < 0)
       perror("send");
+    char sink[256];
+    while (sv->hold && recv(c, sink, sizeof(sink), 0) > 0)
+      ;
   }
   close(c);
   return NULL;
 }
 
-static void server_start(struct server *sv, const char *answer) {
+static void server_start_holding(struct server *sv, const char *answer, bool hold) {
   memset(sv, 0, sizeof(*sv));
   sv->answer = answer;
+  sv->hold = hold;
   sv->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   assert_true(sv->fd >= 0);
   struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -164,6 +170,10 @@ static void server_start(struct server *sv, const char *answer) {
   assert_int_equal(getsockname(sv->fd, (struct sockaddr *)&a, &al), 0);
   sv->port = ntohs(a.sin_port);
   assert_int_equal(pthread_create(&sv->th, NULL, serve, sv), 0);
+}
+
+static void server_start(struct server *sv, const char *answer) {
+  server_start_holding(sv, answer, false);
 }
 
 static void server_stop(struct server *sv) {
@@ -194,6 +204,13 @@ static void test_once_http(void **state) {
   server_stop(&sv);
   assert_non_null(strstr(why, "503"));
   assert_true(!strncmp(sv.request, "GET / HTTP/1.", 13));
+
+  /* A health endpoint that streams (or sends a large body slowly) is
+   * ready once its status is 2xx: the probe does not wait for the body. */
+  server_start_holding(&sv, "HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\nstreaming...", true);
+  assert_int_equal(probe(BERTH_PROTO_HTTP, sv.port, "/events"), 1);
+  server_stop(&sv);
+  assert_non_null(strstr(why, "200"));
   unsetenv("http_proxy");
   unsetenv("HTTP_PROXY");
 }
