@@ -8,7 +8,10 @@
 #include "berth/err.h"
 #include "berth/strv.h"
 
-/* Global flags, parsed once by main.c wherever they appear before "--". */
+struct berth_flags; /* flags.h */
+
+/* Global flags, parsed once by main.c wherever they appear before "--",
+ * except where the command has a flag of the same name (see .flags). */
 struct berth_globals {
   union {
     struct berth_strv file_list; /* what the flag parser fills */
@@ -29,6 +32,11 @@ struct berth_cmd {
   const char *usage;   /* "berth doctor [--json]" */
   const char *summary; /* one line for `berth help` */
   const char *help;    /* the rest of `berth help NAME`, or NULL */
+  /* The command's own flags, or NULL. After the command's name, a flag
+   * this declares (long name or letter) is the command's, not a global
+   * flag: logs' -f is --follow, while `berth up -f x.yml` is the manifest.
+   * A command with a flag named like a global one must set this. */
+  const struct berth_flags *flags;
   /* argv[0] is the command name; global flags are already removed.
    * Returns the process exit code. */
   int (*run)(int argc, char **argv, const struct berth_globals *g);
@@ -48,11 +56,18 @@ extern const struct berth_cmd berth_cmd_start;
 extern const struct berth_cmd berth_cmd_restart;
 extern const struct berth_cmd berth_cmd_watch;
 
-/* Splits global flags out of argv (program name excluded). The remaining
- * arguments, in order, go to ret_rest (NULL-terminated, caller frees the
- * array, not the strings). */
-int berth_globals_parse(int argc, char **argv, struct berth_globals *g, int *ret_argc,
-                        char ***ret_rest, berth_err *err);
+/* The index in argv (program name excluded) of the command's name: the
+ * first argument that is neither a global flag nor a global flag's value
+ * (`-f x.yml -v logs -f` -> 3), or argc when none comes before a "--". */
+int berth_globals_command(int argc, char **argv);
+
+/* Splits global flags out of argv (program name excluded), wherever they
+ * are before a "--", except that after the command's name a flag that
+ * cmd_flags (the command's .flags; may be NULL) declares stays, with its
+ * value, for the command. The remaining arguments, in order, go to
+ * ret_rest (NULL-terminated, caller frees the array, not the strings). */
+int berth_globals_parse(int argc, char **argv, const struct berth_flags *cmd_flags,
+                        struct berth_globals *g, int *ret_argc, char ***ret_rest, berth_err *err);
 void berth_globals_release(struct berth_globals *g);
 
 /* Reports an error the one way cmd/ does: "berth: message" on stderr.

@@ -19,6 +19,7 @@ struct parse {
   char *base;
   char **rest;
   int n;
+  int first; /* the first argument that is no flag nor a value, or -1 */
   berth_err *err;
 };
 
@@ -107,6 +108,47 @@ static void keep(struct parse *ps) {
   ps->rest[ps->n++] = ps->argv[ps->i];
 }
 
+/* Whether the flag argument a ("--tail", "-tn", "-f") is one of fl's and
+ * takes its value from the next argument: read as fl's mode reads it (when
+ * passing through, only the first letter of "-xy" counts). *ret_f: the
+ * flag, or NULL when a is not fl's. */
+static bool value_follows(const struct berth_flags *fl, const char *a,
+                          const struct berth_flag **ret_f) {
+  if (a[1] == '-') {
+    const char *name = a + 2, *eq = strchr(name, '=');
+    *ret_f = by_name(fl, name, eq ? (size_t)(eq - name) : strlen(name));
+    return *ret_f && !eq && takes_value(*ret_f);
+  }
+  *ret_f = by_letter(fl, a[1]);
+  for (size_t j = 1; a[j]; j++) {
+    const struct berth_flag *f = by_letter(fl, a[j]);
+    if (!f)
+      return false;
+    if (takes_value(f))
+      return !a[j + 1];
+    if (fl->mode & BERTH_FLAGS_PASS)
+      return false;
+  }
+  return false;
+}
+
+/* After the first argument, a flag of fl->theirs stays in the rest, with
+ * its value when that is the next argument. */
+static bool theirs(struct parse *ps) {
+  const struct berth_flag *f;
+  if (!ps->fl->theirs || ps->first < 0)
+    return false;
+  bool value = value_follows(ps->fl->theirs, ps->argv[ps->i], &f);
+  if (!f)
+    return false;
+  keep(ps);
+  if (value && ps->i + 1 < ps->argc) {
+    ps->i++;
+    keep(ps);
+  }
+  return true;
+}
+
 static int long_flag(struct parse *ps) {
   const char *a = ps->argv[ps->i];
   const char *name = a + 2, *eq = strchr(name, '=');
@@ -152,7 +194,8 @@ int berth_flags_parse(const struct berth_flags *fl, int argc, char **argv, void 
   _cleanup_free_ char **rest = calloc((size_t)argc + 1, sizeof(*rest));
   if (!rest)
     return berth_err_set(err, BERTH_E_NOMEM, "out of memory");
-  struct parse ps = {.fl = fl, .argc = argc, .argv = argv, .base = opts, .rest = rest, .err = err};
+  struct parse ps = {
+      .fl = fl, .argc = argc, .argv = argv, .base = opts, .rest = rest, .first = -1, .err = err};
   for (; ps.i < argc; ps.i++) {
     const char *a = argv[ps.i];
     int r = 0;
@@ -161,6 +204,8 @@ int berth_flags_parse(const struct berth_flags *fl, int argc, char **argv, void 
       for (int k = ps.i + ((fl->mode & BERTH_FLAGS_PASS) ? 0 : 1); k < argc; k++)
         rest[ps.n++] = argv[k];
       break;
+    } else if (a[0] == '-' && a[1] && theirs(&ps)) {
+      continue;
     } else if (a[0] == '-' && a[1] == '-') {
       r = long_flag(&ps);
     } else if (a[0] == '-' && a[1]) {
@@ -170,6 +215,8 @@ int berth_flags_parse(const struct berth_flags *fl, int argc, char **argv, void 
         rest[ps.n++] = argv[ps.i++];
       break;
     } else {
+      if (ps.first < 0)
+        ps.first = ps.i;
       keep(&ps);
     }
     if (r < 0)
@@ -179,6 +226,17 @@ int berth_flags_parse(const struct berth_flags *fl, int argc, char **argv, void 
   *ret_argc = ps.n;
   *ret_rest = TAKE_PTR(rest);
   return 0;
+}
+
+int berth_flags_first_arg(const struct berth_flags *fl, int argc, char **argv) {
+  const struct berth_flag *f;
+  for (int i = 0; i < argc && strcmp(argv[i], "--"); i++) {
+    if (argv[i][0] != '-' || !argv[i][1])
+      return i;
+    if (value_follows(fl, argv[i], &f))
+      i++;
+  }
+  return argc;
 }
 
 int berth_cmd_flags(const struct berth_cmd *self, const struct berth_flags *fl, int argc,

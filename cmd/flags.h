@@ -49,6 +49,11 @@ struct berth_flags {
   const struct berth_flag *v;
   size_t n;
   unsigned mode; /* enum berth_flags_mode */
+  /* PASS: after the first argument (the command's name), a flag that this
+   * table declares (its long name, or the letter after the "-") is not
+   * ours even when ours has it too: it stays in the rest, and so does the
+   * next argument when that is its value (berth logs -f, --tail N). */
+  const struct berth_flags *theirs;
 };
 
 #define BERTH_FLAGS(table, m)                                                                      \
@@ -61,6 +66,11 @@ struct berth_flags {
  * the values already stored stay in opts for the caller to release. */
 int berth_flags_parse(const struct berth_flags *fl, int argc, char **argv, void *opts,
                       int *ret_argc, char ***ret_rest, berth_err *err);
+
+/* The index of the first argument that is neither a flag of fl nor the
+ * value of one (where PASS finds the command's name: `-f x.yml logs` -> 2),
+ * or argc when there is none before a "--". */
+int berth_flags_first_arg(const struct berth_flags *fl, int argc, char **argv);
 
 /* A command's flags (argv[0] is its name): 0, or the exit code after
  * saying what is wrong, the one way every command says it:

@@ -33,6 +33,10 @@ static const struct berth_flag logs_flags[] = {
     BERTH_FLAG("timestamps", 't', BERTH_FLAG_BOOL, struct logs_opts, timestamps),
 };
 
+/* Also berth_cmd_logs.flags: after "logs", -f is --follow (as in
+ * docker compose logs -f), not the global -f FILE. */
+static const struct berth_flags logs_fl = BERTH_FLAGS(logs_flags, 0);
+
 struct stream {
   struct berth_mux_source src;
   const char *id;
@@ -147,11 +151,10 @@ static int show(const struct berth_globals *g, const char *project, int argc, ch
 }
 
 static int run(int argc_, char **argv_, const struct berth_globals *g) {
-  static const struct berth_flags fl = BERTH_FLAGS(logs_flags, 0);
   struct logs_opts opts = {.tail = -1};
   _cleanup_free_ char **argv = NULL;
   int argc;
-  int code = berth_cmd_flags(&berth_cmd_logs, &fl, argc_, argv_, &opts, &argc, &argv);
+  int code = berth_cmd_flags(&berth_cmd_logs, &logs_fl, argc_, argv_, &opts, &argc, &argv);
   if (code)
     return code;
   struct berth_logs_opts lo = {.follow = opts.follow,
@@ -179,5 +182,13 @@ const struct berth_cmd berth_cmd_logs = {
     .name = "logs",
     .usage = "berth logs [-f] [--since 10m] [--tail N] [-t] [SERVICE...]",
     .summary = "Show the services' output, one prefix per service",
+    .help = "  -f, --follow       keep printing new output until Ctrl-C\n"
+            "      --since T      output since a duration ago (10m) or unix time\n"
+            "  -n, --tail N       the last N lines of each service\n"
+            "  -t, --timestamps   each line with its time\n"
+            "\n"
+            "After 'logs', -f is --follow; name a manifest before it\n"
+            "(berth -f dev.yaml logs -f) or as --file dev.yaml.\n",
+    .flags = &logs_fl,
     .run = run,
 };

@@ -15,7 +15,8 @@ static const struct berth_cmd *const commands[] = {
 };
 
 static const char global_flags[] =
-    "Global flags (before or after the command):\n"
+    "Global flags (before or after the command; after it, a flag the command\n"
+    "has is the command's: in 'berth logs -f', -f is --follow):\n"
     "  -f, --file FILE          manifest to read (repeatable; later files override)\n"
     "  -p, --project-name NAME  project name (default: the manifest's name)\n"
     "      --ns NAME            namespace: an isolated copy of the stack\n"
@@ -72,12 +73,21 @@ static bool wants_help(int argc, char **argv) {
   return false;
 }
 
+/* The flags of the command named in argv, which win over global flags of
+ * the same name after that name; NULL for none or no such command. */
+static const struct berth_flags *command_flags(int argc, char **argv) {
+  int at = berth_globals_command(argc, argv);
+  const struct berth_cmd *c = at < argc ? find(argv[at]) : NULL;
+  return c ? c->flags : NULL;
+}
+
 int main(int argc, char **argv) {
   struct berth_globals g;
   _cleanup_free_ char **rest = NULL;
   berth_err err = NULL;
   int n;
-  if (berth_globals_parse(argc - 1, argv + 1, &g, &n, &rest, &err) < 0) {
+  const struct berth_flags *cf = command_flags(argc - 1, argv + 1);
+  if (berth_globals_parse(argc - 1, argv + 1, cf, &g, &n, &rest, &err) < 0) {
     return berth_report(&err, 2);
   }
   int code;

@@ -1,5 +1,6 @@
 /* Global flags: accepted before the subcommand (berth -f x.yaml up) and
- * after it (berth up -f x.yaml), up to a "--". */
+ * after it (berth up -f x.yaml), up to a "--"; after it, a flag the command
+ * declares is the command's (berth logs -f api follows api). */
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,14 +20,21 @@ static const struct berth_flag global_flags[] = {
     BERTH_FLAG("no-color", 0, BERTH_FLAG_CLEAR, struct berth_globals, color),
 };
 
-int berth_globals_parse(int argc, char **argv, struct berth_globals *g, int *ret_argc,
-                        char ***ret_rest, berth_err *err) {
+static const struct berth_flags globals = BERTH_FLAGS(global_flags, BERTH_FLAGS_PASS);
+
+int berth_globals_command(int argc, char **argv) {
+  return berth_flags_first_arg(&globals, argc, argv);
+}
+
+int berth_globals_parse(int argc, char **argv, const struct berth_flags *cmd_flags,
+                        struct berth_globals *g, int *ret_argc, char ***ret_rest, berth_err *err) {
   const char *no_color = getenv("NO_COLOR");
   *g = (struct berth_globals){.color = isatty(STDOUT_FILENO) && !(no_color && *no_color)};
   const char *term = getenv("TERM");
   if (term && !strcmp(term, "dumb"))
     g->color = false;
-  static const struct berth_flags fl = BERTH_FLAGS(global_flags, BERTH_FLAGS_PASS);
+  struct berth_flags fl = globals;
+  fl.theirs = cmd_flags;
   int r = berth_flags_parse(&fl, argc, argv, g, ret_argc, ret_rest, err);
   if (r < 0)
     berth_globals_release(g);

@@ -1,4 +1,5 @@
-/* cmd/opts.c: global flags, before and after the subcommand, up to "--". */
+/* cmd/opts.c: global flags, before and after the subcommand, up to "--";
+ * after it, the command's own flags win. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -13,6 +14,7 @@
 #include <cmocka.h>
 
 #include "cmd.h"
+#include "flags.h"
 
 struct parsed {
   struct berth_globals g;
@@ -22,8 +24,9 @@ struct parsed {
   berth_err err;
 };
 
-/* Parses a NULL-terminated argument list (program name excluded). */
-static struct parsed parse(const char *const *args) {
+/* Parses a NULL-terminated argument list (program name excluded) for a
+ * command with the flags cmd_flags (NULL: none). */
+static struct parsed parse_for(const struct berth_flags *cmd_flags, const char *const *args) {
   int argc = 0;
   while (args[argc])
     argc++;
@@ -33,9 +36,13 @@ static struct parsed parse(const char *const *args) {
   for (int i = 0; i < argc; i++)
     argv[i] = (char *)args[i];
   struct parsed p = {.argc = -1};
-  p.r = berth_globals_parse(argc, argv, &p.g, &p.argc, &p.rest, &p.err);
+  p.r = berth_globals_parse(argc, argv, cmd_flags, &p.g, &p.argc, &p.rest, &p.err);
   free(argv); /* the strings belong to args, the rest array to p */
   return p;
+}
+
+static struct parsed parse(const char *const *args) {
+  return parse_for(NULL, args);
 }
 
 static void parsed_release(struct parsed *p) {
@@ -185,6 +192,125 @@ static void test_empty_values(void **state) {
   }
 }
 
+/* ---- a command's own flags: logs' table, as cmd/logs.c declares it ---- */
+
+struct logs_opts {
+  bool follow, timestamps;
+  const char *since;
+  int tail;
+};
+
+static const struct berth_flag logs_table[] = {
+    BERTH_FLAG("follow", 'f', BERTH_FLAG_BOOL, struct logs_opts, follow),
+    BERTH_FLAG("since", 0, BERTH_FLAG_STRING, struct logs_opts, since),
+    BERTH_FLAG("tail", 'n', BERTH_FLAG_INT, struct logs_opts, tail),
+    BERTH_FLAG("timestamps", 't', BERTH_FLAG_BOOL, struct logs_opts, timestamps),
+};
+static const struct berth_flags logs_flags = BERTH_FLAGS(logs_table, 0);
+
+static void test_command_flag_wins_after_its_name(void **state) {
+  /* What docker compose users type: follow api, no manifest named api. */
+  struct parsed p = parse_for(&logs_flags, ARGS("logs", "-f", "api"));
+  assert_int_equal(p.r, 0);
+  assert_int_equal(p.g.n_files, 0);
+  assert_rest(&p, ARGS("logs", "-f", "api"));
+  parsed_release(&p);
+
+  p = parse_for(&logs_flags, ARGS("logs", "-f", "--tail", "2"));
+  assert_int_equal(p.r, 0);
+  assert_int_equal(p.g.n_files, 0);
+  assert_rest(&p, ARGS("logs", "-f", "--tail", "2"));
+  parsed_release(&p);
+
+  /* Before the command's name -f is the manifest, after it --follow. */
+  p = parse_for(&logs_flags, ARGS("-f", "x.yml", "logs", "-f", "api"));
+  assert_int_equal(p.r, 0);
+  assert_int_equal(p.g.n_files, 1);
+  assert_string_equal(p.g.files[0], "x.yml");
+  assert_rest(&p, ARGS("logs", "-f", "api"));
+  parsed_release(&p);
+
+  /* A global's value is not the command's name, even when it reads "logs". */
+  p = parse_for(&logs_flags, ARGS("-f", "logs", "logs", "-f"));
+  assert_int_equal(p.r, 0);
+  assert_int_equal(p.g.n_files, 1);
+  assert_string_equal(p.g.files[0], "logs");
+  assert_rest(&p, ARGS("logs", "-f"));
+  parsed_release(&p);
+}
+
+static void test_other_globals_stay_global(void **state) {
+  /* --file is not logs': still the manifest, after the name too. */
+  struct parsed p = parse_for(&logs_flags, ARGS("logs", "--file", "x.yml", "-f", "--file=y.yml"));
+  assert_int_equal(p.r, 0);
+  assert_int_equal(p.g.n_files, 2);
+  assert_string_equal(p.g.files[0], "x.yml");
+  assert_string_equal(p.g.files[1], "y.yml");
+  assert_rest(&p, ARGS("logs", "-f"));
+  parsed_release(&p);
+
+  p = parse_for(&logs_flags,
+                ARGS("logs", "-ft", "-v", "api", "--json", "--no-color", "-p", "demo", "--ns=n"));
+  assert_int_equal(p.r, 0);
+  assert_int_equal(p.g.verbose, 1);
+  assert_true(p.g.json);
+  assert_string_equal(p.g.project, "demo");
+  assert_string_equal(p.g.ns, "n");
+  assert_rest(&p, ARGS("logs", "-ft", "api"));
+  parsed_release(&p);
+
+  /* A command without -f of its own: -f after its name is the manifest. */
+  static const struct berth_flag up_table[] = {
+      BERTH_FLAG("detach", 'd', BERTH_FLAG_BOOL, struct logs_opts, follow),
+  };
+  static const struct berth_flags up_flags = BERTH_FLAGS(up_table, 0);
+  p = parse_for(&up_flags, ARGS("up", "-d", "-f", "x.yml"));
+  assert_int_equal(p.r, 0);
+  assert_int_equal(p.g.n_files, 1);
+  assert_string_equal(p.g.files[0], "x.yml");
+  assert_rest(&p, ARGS("up", "-d"));
+  parsed_release(&p);
+}
+
+static void test_command_flag_keeps_its_value(void **state) {
+  /* The value of the command's flag is the command's, even "-v". */
+  struct parsed p = parse_for(&logs_flags, ARGS("logs", "--since", "-v", "-n", "-p", "-tn", "-f"));
+  assert_int_equal(p.r, 0);
+  assert_int_equal(p.g.verbose, 0);
+  assert_null(p.g.project);
+  assert_int_equal(p.g.n_files, 0);
+  assert_rest(&p, ARGS("logs", "--since", "-v", "-n", "-p", "-tn", "-f"));
+  parsed_release(&p);
+
+  /* ... but not past a "--", nor when the value is inline. */
+  p = parse_for(&logs_flags, ARGS("logs", "--since=1m", "-v", "-n5", "-v", "--", "-v"));
+  assert_int_equal(p.r, 0);
+  assert_int_equal(p.g.verbose, 2);
+  assert_rest(&p, ARGS("logs", "--since=1m", "-n5", "--", "-v"));
+  parsed_release(&p);
+}
+
+static int command_at(const char *const *args) {
+  int argc = 0;
+  while (args[argc])
+    argc++;
+  return berth_globals_command(argc, (char **)args);
+}
+
+static void test_command_position(void **state) {
+  assert_int_equal(command_at(ARGS("logs", "-f")), 0);
+  assert_int_equal(command_at(ARGS("-f", "x.yml", "-v", "logs", "-f")), 3);
+  assert_int_equal(command_at(ARGS("--file=x.yml", "-fy.yml", "-pdemo", "--json", "up")), 4);
+  assert_int_equal(command_at(ARGS("--file", "x.yml", "--ns", "n", "-p", "d", "ps")), 6);
+  assert_int_equal(command_at(ARGS("-f", "--json", "up")), 2); /* --json is -f's value */
+  assert_int_equal(command_at(ARGS("--frob", "up")), 1);
+  /* No command: the end of the arguments. */
+  assert_int_equal(command_at(ARGS("-v", "--json")), 2);
+  assert_int_equal(command_at(ARGS("-f")), 1);
+  assert_int_equal(command_at(ARGS("-v", "--", "up")), 3);
+  assert_int_equal(command_at((const char *const[]){NULL}), 0);
+}
+
 /* ---- colour: on only for a terminal, off with --no-color, NO_COLOR or
  * TERM=dumb. Standard output is made a terminal for these tests. ---- */
 
@@ -298,6 +424,10 @@ int main(void) {
       cmocka_unit_test(test_unknown_flags_stay),
       cmocka_unit_test(test_no_arguments),
       cmocka_unit_test(test_missing_values),
+      cmocka_unit_test(test_command_flag_wins_after_its_name),
+      cmocka_unit_test(test_other_globals_stay_global),
+      cmocka_unit_test(test_command_flag_keeps_its_value),
+      cmocka_unit_test(test_command_position),
       cmocka_unit_test(test_empty_values),
       cmocka_unit_test(test_color),
       cmocka_unit_test(test_no_color_without_tty),
