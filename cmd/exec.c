@@ -62,12 +62,13 @@ static int exec_in(const char *id, const struct exec_opts *xo, const char *const
   return exit_code < 0 ? 1 : exit_code;
 }
 
+static const struct berth_flags exec_fl = BERTH_FLAGS(exec_flags, BERTH_FLAGS_IN_ORDER);
+
 static int run(int argc_, char **argv_, const struct berth_globals *g) {
-  static const struct berth_flags fl = BERTH_FLAGS(exec_flags, BERTH_FLAGS_IN_ORDER);
   struct exec_opts xo = {.replica = 1};
   _cleanup_free_ char **argv = NULL;
   int argc;
-  int code = berth_cmd_flags(&berth_cmd_exec, &fl, argc_, argv_, &xo, &argc, &argv);
+  int code = berth_cmd_flags(&berth_cmd_exec, &exec_fl, argc_, argv_, &xo, &argc, &argv);
   if (code)
     return code;
   /* SERVICE [--] COMMAND [ARG...] */
@@ -98,4 +99,5 @@ const struct berth_cmd berth_cmd_exec = {
     .help = "A terminal is allocated when berth's stdin and stdout are terminals (-T turns\n"
             "it off); otherwise stdin is streamed in and stdout/stderr come back separately.\n",
     .run = run,
+    .flags = &exec_fl,
 };

@@ -27,12 +27,22 @@ static bool takes_value(const struct berth_flag *f) {
   return f->type >= BERTH_FLAG_STRING;
 }
 
+/* The flag named name, or, for a command's own flags (not the global ones
+ * passed through), the only one it abbreviates: --foll is --follow, as
+ * getopt_long has always allowed. An ambiguous abbreviation is unknown. */
 static const struct berth_flag *by_name(const struct berth_flags *fl, const char *name,
                                         size_t len) {
-  for (size_t i = 0; i < fl->n; i++)
-    if (fl->v[i].name && strlen(fl->v[i].name) == len && !strncmp(fl->v[i].name, name, len))
+  const struct berth_flag *prefix = NULL;
+  size_t n_prefix = 0;
+  for (size_t i = 0; i < fl->n; i++) {
+    if (!fl->v[i].name || strncmp(fl->v[i].name, name, len))
+      continue;
+    if (strlen(fl->v[i].name) == len)
       return &fl->v[i];
-  return NULL;
+    prefix = &fl->v[i];
+    n_prefix++;
+  }
+  return len > 0 && n_prefix == 1 && !(fl->mode & BERTH_FLAGS_PASS) ? prefix : NULL;
 }
 
 static const struct berth_flag *by_letter(const struct berth_flags *fl, char c) {
@@ -211,6 +221,12 @@ int berth_flags_parse(const struct berth_flags *fl, int argc, char **argv, void 
     } else if (a[0] == '-' && a[1]) {
       r = short_flags(&ps);
     } else if (fl->mode & BERTH_FLAGS_IN_ORDER) {
+      while (ps.i < argc)
+        rest[ps.n++] = argv[ps.i++];
+      break;
+    } else if (ps.first >= 0 && fl->theirs && (fl->theirs->mode & BERTH_FLAGS_IN_ORDER)) {
+      /* The command's flags end at its first argument (exec SERVICE CMD
+       * -f ...): what follows is its own, globals included. */
       while (ps.i < argc)
         rest[ps.n++] = argv[ps.i++];
       break;

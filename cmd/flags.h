@@ -52,7 +52,9 @@ struct berth_flags {
   /* PASS: after the first argument (the command's name), a flag that this
    * table declares (its long name, or the letter after the "-") is not
    * ours even when ours has it too: it stays in the rest, and so does the
-   * next argument when that is its value (berth logs -f, --tail N). */
+   * next argument when that is its value (berth logs -f, --tail N). When
+   * the command's table is IN_ORDER, its first argument ends the parse:
+   * that and all after it stay in the rest (berth exec api tail -f log). */
   const struct berth_flags *theirs;
 };
 

@@ -8,6 +8,7 @@
 #   logs -f SERVICE    follows: lines written after it started arrive, it
 #                      keeps running, and only SERVICE's lines
 #   logs -f --tail 2   --tail is logs' flag, not a manifest path
+#   exec SVC CMD -f    everything after the service is the command's
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib-engine.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib-engine.sh"
@@ -36,6 +37,11 @@ for cmd in up ps config; do
   out=$(say "$cmd" -f /nonexistent)
   grep -q "/nonexistent" <<<"$out" || fail "berth $cmd -f /nonexistent: manifest not read: $out"
 done
+
+# exec's command is its own: tail -f is not a manifest, -v not verbosity.
+out=$(say -f /nonexistent exec api tail -f /var/log/app.log)
+grep -q "/nonexistent" <<<"$out" || fail "berth -f /nonexistent exec api tail -f ...: /nonexistent not named: $out"
+! grep -q "app.log" <<<"$out" || fail "berth exec api tail -f /var/log/app.log: the log read as a manifest: $out"
 
 out=$("$BERTH" help logs)
 grep -q -- "-f, --follow" <<<"$out" || fail "berth help logs: -f not described: $out"

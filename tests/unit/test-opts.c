@@ -239,6 +239,37 @@ static void test_command_flag_wins_after_its_name(void **state) {
   parsed_release(&p);
 }
 
+/* exec's flags end at the service: the command it runs is its own. */
+struct exec_opts {
+  const char *user;
+  bool no_tty;
+};
+
+static const struct berth_flag exec_table[] = {
+    BERTH_FLAG("user", 'u', BERTH_FLAG_STRING, struct exec_opts, user),
+    BERTH_FLAG("no-tty", 'T', BERTH_FLAG_BOOL, struct exec_opts, no_tty),
+};
+static const struct berth_flags exec_flags = BERTH_FLAGS(exec_table, BERTH_FLAGS_IN_ORDER);
+
+static void test_exec_command_keeps_its_flags(void **state) {
+  /* tail -f and ls -v are the command's, not the manifest and verbosity. */
+  struct parsed p = parse_for(&exec_flags, ARGS("exec", "api", "tail", "-f", "/var/log/x", "-v"));
+  assert_int_equal(p.r, 0);
+  assert_int_equal(p.g.n_files, 0);
+  assert_int_equal(p.g.verbose, 0);
+  assert_rest(&p, ARGS("exec", "api", "tail", "-f", "/var/log/x", "-v"));
+  parsed_release(&p);
+
+  /* Globals before the service still count; exec's own -u keeps its value. */
+  p = parse_for(&exec_flags, ARGS("exec", "-f", "x.yml", "-u", "-v", "api", "ls", "-f"));
+  assert_int_equal(p.r, 0);
+  assert_int_equal(p.g.n_files, 1);
+  assert_string_equal(p.g.files[0], "x.yml");
+  assert_int_equal(p.g.verbose, 0);
+  assert_rest(&p, ARGS("exec", "-u", "-v", "api", "ls", "-f"));
+  parsed_release(&p);
+}
+
 static void test_other_globals_stay_global(void **state) {
   /* --file is not logs': still the manifest, after the name too. */
   struct parsed p = parse_for(&logs_flags, ARGS("logs", "--file", "x.yml", "-f", "--file=y.yml"));
@@ -428,6 +459,7 @@ int main(void) {
       cmocka_unit_test(test_other_globals_stay_global),
       cmocka_unit_test(test_command_flag_keeps_its_value),
       cmocka_unit_test(test_command_position),
+      cmocka_unit_test(test_exec_command_keeps_its_flags),
       cmocka_unit_test(test_empty_values),
       cmocka_unit_test(test_color),
       cmocka_unit_test(test_no_color_without_tty),

@@ -197,6 +197,24 @@ static void test_errors(void **state) {
   release(&res);
 }
 
+static void test_abbreviations(void **state) {
+  /* A unique abbreviation is the flag, as getopt_long allowed. */
+  struct result res = parse(ARGS("--foll", "--tai=3", "--ti", "90s", "--us", "root"));
+  assert_int_equal(res.r, 0);
+  assert_true(res.o.follow);
+  assert_int_equal(res.o.tail, 3);
+  assert_int_equal(res.o.timeout, 90000);
+  assert_string_equal(res.o.user, "root");
+  release(&res);
+  /* Ambiguous (--t: tail, timeout) or empty is unknown; PASS never guesses. */
+  assert_fails(ARGS("--t", "1"), "unknown flag --t");
+  res = parse_mode(BERTH_FLAGS_PASS, ARGS("--foll", "x"));
+  assert_int_equal(res.r, 0);
+  assert_false(res.o.follow);
+  assert_rest(&res, ARGS("--foll", "x"));
+  release(&res);
+}
+
 static void test_no_flags(void **state) {
   struct berth_flags none = {.n = 0};
   char *argv[] = {"a", "--", "b", NULL};
@@ -331,17 +349,12 @@ static void test_progress_format(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_long_forms),
-      cmocka_unit_test(test_short_forms),
-      cmocka_unit_test(test_values_and_lists),
-      cmocka_unit_test(test_double_dash),
-      cmocka_unit_test(test_in_order),
-      cmocka_unit_test(test_pass_through),
-      cmocka_unit_test(test_errors),
-      cmocka_unit_test(test_no_flags),
-      cmocka_unit_test(test_lines_partial_and_crlf),
-      cmocka_unit_test(test_lines_long),
-      cmocka_unit_test(test_sizes_and_eta),
+      cmocka_unit_test(test_long_forms),       cmocka_unit_test(test_short_forms),
+      cmocka_unit_test(test_values_and_lists), cmocka_unit_test(test_double_dash),
+      cmocka_unit_test(test_in_order),         cmocka_unit_test(test_pass_through),
+      cmocka_unit_test(test_errors),           cmocka_unit_test(test_abbreviations),
+      cmocka_unit_test(test_no_flags),         cmocka_unit_test(test_lines_partial_and_crlf),
+      cmocka_unit_test(test_lines_long),       cmocka_unit_test(test_sizes_and_eta),
       cmocka_unit_test(test_progress_format),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
