@@ -171,7 +171,8 @@ rows = []
 for tool, name in (("berth", "berth (protocol readiness)"), ("compose", "docker-compose 1.29 (healthchecks)")):
     ups, ok, bad = col(tool, "up_ms"), col(tool, "connected"), col(tool, "failed")
     rows.append(f"| {name} | {st.median(ups):.0f} ms | {sum(ok)} | {sum(bad)} | {', '.join(map(str, bad))} |")
-machine = f"{sh('nproc')} CPUs, Docker Engine {sh(\"docker version -f '{{.Server.Version}}'\")}, {sh('docker-compose version --short')}"
+engine_version = sh("docker version -f '{{.Server.Version}}'")
+machine = f"{sh('nproc')} CPUs, Docker Engine {engine_version}, docker-compose {sh('docker-compose version --short')}"
 md = f"""# First connections after a cold up: berth vs docker-compose 1.29
 
 A service with {n} replicas connects once at start, with no retry, to

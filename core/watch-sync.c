@@ -59,9 +59,9 @@ int berth__watch_container(struct watch_rule *r, char **ret, berth_err *err) {
  * (not root, a symlink on the way): the engine's archive API then does
  * the work. */
 static int open_dir_in(int root_fd, const char *dir, bool create) {
-  int fd = dup(root_fd);
   _cleanup_free_ char *copy = strdup(dir);
-  for (char *save = NULL, *c = copy ? strtok_r(copy, "/", &save) : NULL; fd >= 0 && c;
+  int fd = copy ? dup(root_fd) : -1; /* no copy: not the root instead of dir */
+  for (char *save = NULL, *c = fd >= 0 ? strtok_r(copy, "/", &save) : NULL; fd >= 0 && c;
        c = strtok_r(NULL, "/", &save)) {
     if (!strcmp(c, ".") || !strcmp(c, "..")) {
       close(fd);
