@@ -36,24 +36,8 @@ log=$work/log
 : >"$samples"
 say() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
-cat >"$work/prober.py" <<'EOF'
-# One attempt per dependency, at start. Any failure: exit 1.
-import os, socket, sys, time
-import pika, psycopg2, redis
-me = socket.gethostname()
-try:
-    c = psycopg2.connect(os.environ["DATABASE_URL"], connect_timeout=5).cursor()
-    c.execute("SELECT 1")
-    assert redis.Redis.from_url(os.environ["REDIS_URL"], socket_timeout=5).ping()
-    mq = pika.BlockingConnection(pika.URLParameters(os.environ["AMQP_URL"] + "?connection_attempts=1&socket_timeout=5"))
-    mq.channel().queue_declare("probe-" + me)
-    mq.close()
-except Exception as e:
-    print("FAILED %s: %s" % (type(e).__name__, e), flush=True)
-    sys.exit(1)
-print("CONNECTED", flush=True)
-time.sleep(100000)
-EOF
+# The same prober as tests/cli/test-engine-readiness.sh.
+cp "$root/tests/cli/readiness-prober.py" "$work/prober.py"
 chmod 0644 "$work/prober.py"
 
 cat >"$work/berth.yaml" <<EOF

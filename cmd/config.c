@@ -150,11 +150,8 @@ static int run(int argc_, char **argv_, const struct berth_globals *g) {
   _cleanup_free_ char **argv = NULL;
   int argc;
   int code = berth_cmd_flags(&berth_cmd_config, &fl, argc_, argv_, &co, &argc, &argv);
-  if (!code && argc > 0) {
-    fprintf(stderr, "berth config: unexpected argument %s\nusage: %s\n", argv[0],
-            berth_cmd_config.usage);
-    code = 2;
-  }
+  if (!code)
+    code = berth_cmd_at_most(&berth_cmd_config, argc, argv, 0);
   if (code) {
     berth_strv_release(&co.profiles);
     return code;

@@ -96,13 +96,10 @@ static int run(int argc, char **argv, const struct berth_globals *g) {
   _cleanup_free_ char **args = NULL;
   int n;
   int code = berth_cmd_flags(&berth_cmd_doctor, &fl, argc, argv, NULL, &n, &args);
+  if (!code)
+    code = berth_cmd_at_most(&berth_cmd_doctor, n, args, 0);
   if (code)
     return code;
-  if (n > 0) {
-    fprintf(stderr, "berth doctor: unexpected argument %s\nusage: %s\n", args[0],
-            berth_cmd_doctor.usage);
-    return 2;
-  }
   struct berth_doctor_report rep;
   berth_err err = NULL;
   if (berth_doctor_run(&rep, &err) < 0)

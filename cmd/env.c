@@ -11,12 +11,10 @@ static int run(int argc_, char **argv_, const struct berth_globals *g) {
   _cleanup_free_ char **argv = NULL;
   int argc;
   int code = berth_cmd_flags(&berth_cmd_env, &fl, argc_, argv_, NULL, &argc, &argv);
+  if (!code)
+    code = berth_cmd_at_most(&berth_cmd_env, argc, argv, 1);
   if (code)
     return code;
-  if (argc > 1) {
-    fprintf(stderr, "berth env: unexpected argument %s\nusage: %s\n", argv[1], berth_cmd_env.usage);
-    return 2;
-  }
   struct berth_project *p;
   struct berth_state *st;
   code = berth_cmd_open(g, &p, &st, NULL);

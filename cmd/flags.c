@@ -267,3 +267,11 @@ int berth_cmd_flags(const struct berth_cmd *self, const struct berth_flags *fl, 
   berth_err_free(&err);
   return code;
 }
+
+int berth_cmd_at_most(const struct berth_cmd *self, int argc, char **rest, int max) {
+  if (argc <= max)
+    return 0;
+  fprintf(stderr, "berth %s: unexpected argument %s\nusage: %s\n", self->name, rest[max],
+          self->usage);
+  return 2;
+}

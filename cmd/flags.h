@@ -82,5 +82,10 @@ int berth_flags_first_arg(const struct berth_flags *fl, int argc, char **argv);
  * release. */
 int berth_cmd_flags(const struct berth_cmd *self, const struct berth_flags *fl, int argc,
                     char **argv, void *opts, int *ret_argc, char ***ret_rest);
+/* 0 when the command got at most max arguments besides its flags (rest,
+ * as berth_cmd_flags left them), else 2 after saying so the one way:
+ *   berth doctor: unexpected argument x
+ *   usage: berth doctor [--json] */
+int berth_cmd_at_most(const struct berth_cmd *self, int argc, char **rest, int max);
 
 #endif

@@ -10,6 +10,7 @@
 
 #include "berth/attach.h"
 #include "berth/cleanup.h"
+#include "berth/clock.h"
 #include "project.h"
 
 /* Set by Ctrl-C: the followers end their streams and are joined. */
@@ -61,7 +62,7 @@ static int parse_since(const char *v, int64_t *ret) {
   if (!*end && abs > 1000000000LL)
     *ret = abs;
   else if (ms >= 0)
-    *ret = (int64_t)time(NULL) - ms / 1000;
+    *ret = berth_unix_ms() / 1000 - ms / 1000;
   else {
     fprintf(stderr, "berth logs: --since %s is neither a duration (10m) nor unix time\n", v);
     return 2;

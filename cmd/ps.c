@@ -4,10 +4,11 @@
 #include <time.h>
 
 #include "berth/cleanup.h"
+#include "berth/clock.h"
 #include "project.h"
 
 static void uptime(int64_t since, char *buf, size_t n) {
-  int64_t s = since ? (int64_t)time(NULL) - since : -1;
+  int64_t s = since ? berth_unix_ms() / 1000 - since : -1;
   if (s < 0)
     snprintf(buf, n, "-");
   else if (s < 60)

@@ -16,13 +16,10 @@ static int run(int argc, char **argv, const struct berth_globals *g) {
   _cleanup_free_ char **args = NULL;
   int n;
   int code = berth_cmd_flags(&berth_cmd_version, &fl, argc, argv, NULL, &n, &args);
+  if (!code)
+    code = berth_cmd_at_most(&berth_cmd_version, n, args, 0);
   if (code)
     return code;
-  if (n > 0) {
-    fprintf(stderr, "berth version: unexpected argument %s\nusage: %s\n", args[0],
-            berth_cmd_version.usage);
-    return 2;
-  }
   if (g->json) {
     const char *api_min, *api_max;
     berth_doctor_api_range(&api_min, &api_max);

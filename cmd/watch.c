@@ -30,7 +30,7 @@ struct follower {
 /* Follows the service's log across restarts and recreations. */
 static void *follow(void *arg) {
   struct follower *f = arg;
-  int64_t since = (int64_t)time(NULL);
+  int64_t since = berth_unix_ms() / 1000;
   while (!atomic_load(&followers_stop)) {
     _cleanup_free_ char *id = NULL;
     berth_err err = NULL;
@@ -38,7 +38,7 @@ static void *follow(void *arg) {
       struct berth_logs_opts o = {
           .follow = true, .since = since, .tail = -1, .stop = &followers_stop};
       berth_attach_logs(id, &o, berth_mux_output, &f->src, &err);
-      since = (int64_t)time(NULL);
+      since = berth_unix_ms() / 1000;
     }
     berth_err_free(&err); /* no container yet, or it went away: try again */
     for (int i = 0; i < 5 && !atomic_load(&followers_stop); i++)

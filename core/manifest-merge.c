@@ -13,6 +13,17 @@
 
 static const char *const list_or_map_keys[] = {"environment", "labels", "extra_hosts", NULL};
 
+/* Puts k: v into map, taking both; either may be NULL (an allocation
+ * that failed): then neither is kept and the load ends out of memory. */
+static void put_or_oom(struct berth__reader *r, struct berth_node *map, struct berth_node *k,
+                       struct berth_node *v) {
+  if (k && v && berth_node_put(map, k, v) >= 0)
+    return;
+  berth_node_free(k);
+  berth_node_free(v);
+  r->oom = true;
+}
+
 /* Turns ["K=V", "K2"] into {K: V, K2: null} so overrides merge by key. */
 static void list_to_map(struct berth__reader *r, struct berth_node *parent, size_t vi,
                         const char *sep) {
@@ -41,11 +52,7 @@ static void list_to_map(struct berth__reader *r, struct berth_node *parent, size
                               : berth_node_new(BERTH_NODE_NULL, it, NULL);
     if (v && eq)
       v->quoted = true;
-    if (!k || !v || berth_node_put(map, k, v) < 0) {
-      berth_node_free(k);
-      berth_node_free(v);
-      r->oom = true;
-    }
+    put_or_oom(r, map, k, v);
   }
   berth_node_free(list);
   parent->items[vi] = map;
@@ -73,17 +80,9 @@ static void names_to_map(struct berth__reader *r, struct berth_node *parent, siz
     if (dep && v) {
       struct berth_node *ck = berth_node_new(BERTH_NODE_SCALAR, it, "condition");
       struct berth_node *cv = berth_node_new(BERTH_NODE_SCALAR, it, "service_started");
-      if (!ck || !cv || berth_node_put(v, ck, cv) < 0) {
-        berth_node_free(ck);
-        berth_node_free(cv);
-        r->oom = true;
-      }
+      put_or_oom(r, v, ck, cv);
     }
-    if (!k || !v || berth_node_put(map, k, v) < 0) {
-      berth_node_free(k);
-      berth_node_free(v);
-      r->oom = true;
-    }
+    put_or_oom(r, map, k, v);
   }
   berth_node_free(list);
   parent->items[vi] = map;
@@ -232,11 +231,7 @@ void berth__merge_maps(struct berth__reader *r, struct berth_node *base, struct 
       continue;
     }
     if (bi < 0) {
-      if (berth_node_put(base, k, v) < 0) {
-        r->oom = true;
-        berth_node_free(k);
-        berth_node_free(v);
-      }
+      put_or_oom(r, base, k, v);
     } else {
       struct berth_node *bv = base->items[bi + 1];
       /* In a service (depth 2 below the root), some lists extend. */
@@ -449,12 +444,9 @@ static void join_sections(struct berth__reader *r, struct berth_node *root,
     if (!to) {
       struct berth_node *k = berth_node_new(BERTH_NODE_SCALAR, it, *s);
       to = berth_node_new(BERTH_NODE_MAP, it, NULL);
-      if (!k || !to || berth_node_put(root, k, to) < 0) {
-        berth_node_free(k);
-        berth_node_free(to);
-        r->oom = true;
+      put_or_oom(r, root, k, to);
+      if (r->oom)
         return;
-      }
     }
     for (size_t j = 0; j + 1 < from->n; j += 2) {
       if (berth_node_index(to, from->items[j]->value) >= 0) {
@@ -465,11 +457,7 @@ static void join_sections(struct berth__reader *r, struct berth_node *root,
       }
       struct berth_node *k = berth_node_copy(from->items[j]);
       struct berth_node *v = berth_node_copy(from->items[j + 1]);
-      if (!k || !v || berth_node_put(to, k, v) < 0) {
-        berth_node_free(k);
-        berth_node_free(v);
-        r->oom = true;
-      }
+      put_or_oom(r, to, k, v);
     }
   }
 }

@@ -32,15 +32,18 @@ struct berth_docker *berth_docker_close(struct berth_docker *d);
 /* A second client for another thread: same engine, the version already
  * negotiated (no round trip). */
 int berth_docker_clone(const struct berth_docker *from, struct berth_docker **ret, berth_err *err);
-/* When *flag becomes nonzero, the call in progress on d ends (within about
- * a second, even on a quiet stream) and returns as if the stream had
- * ended; later calls end at once (and may fail). flag may be NULL; it must outlive d's
- * calls. For stopping log followers from another thread. */
-void berth_docker_set_cancel(struct berth_docker *d, const atomic_int *flag);
-/* Ends the request d is in (a stream: events, wait, logs) from another
- * thread, and every later one, which fails with BERTH_E_IO: a stream's
- * owner stops it without waiting for its next byte. */
+/* Two ways to end a request (a stream: events, wait, logs) from another
+ * thread; both go through the same hooks, so a request ends whether the
+ * stop comes before it connects, before it sends or while it streams, and
+ * every later request fails at once with BERTH_E_IO.
+ *   berth_docker_interrupt: now, by shutting the connection down; for the
+ *     owner of d (the engine stops its events stream this way).
+ *   berth_docker_set_cancel: when *flag becomes nonzero, within about a
+ *     second, the call in progress returns as if the stream had ended; for
+ *     a caller that has a flag but not d (log followers). flag may be
+ *     NULL; it must outlive d's calls. */
 void berth_docker_interrupt(struct berth_docker *d);
+void berth_docker_set_cancel(struct berth_docker *d, const atomic_int *flag);
 /* "unix:///var/run/docker.sock" — for messages. */
 const char *berth_docker_endpoint(const struct berth_docker *d);
 /* The negotiated version ("1.41"), negotiating on first use. */

@@ -74,15 +74,23 @@ int berth_docker_clone(const struct berth_docker *from, struct berth_docker **re
   return r;
 }
 
+/* One answer to "should this request end now?" for every hook below: an
+ * interrupt from another thread, or the owner's cancel flag. */
+static bool interrupted(struct berth_docker *d) {
+  pthread_mutex_lock(&d->fd_mu);
+  bool stop = d->interrupted;
+  pthread_mutex_unlock(&d->fd_mu);
+  return stop || (d->cancel && atomic_load(d->cancel));
+}
+
 /* The connection's socket, remembered for berth_docker_interrupt; the
  * lock keeps a closed number from being shut down after reuse. */
 static int on_sockopt(void *ud, curl_socket_t fd, curlsocktype purpose) {
   struct berth_docker *d = ud;
   pthread_mutex_lock(&d->fd_mu);
   d->fd = fd;
-  bool stop = d->interrupted;
   pthread_mutex_unlock(&d->fd_mu);
-  return stop ? CURL_SOCKOPT_ERROR : CURL_SOCKOPT_OK;
+  return interrupted(d) ? CURL_SOCKOPT_ERROR : CURL_SOCKOPT_OK;
 }
 
 static int on_close_socket(void *ud, curl_socket_t fd) {
@@ -93,13 +101,6 @@ static int on_close_socket(void *ud, curl_socket_t fd) {
   close(fd);
   pthread_mutex_unlock(&d->fd_mu);
   return 0;
-}
-
-static bool interrupted(struct berth_docker *d) {
-  pthread_mutex_lock(&d->fd_mu);
-  bool stop = d->interrupted;
-  pthread_mutex_unlock(&d->fd_mu);
-  return stop;
 }
 
 /* After connecting (or reusing the connection), before sending: an
@@ -336,11 +337,12 @@ static size_t on_read(char *buf, size_t size, size_t nitems, void *ud) {
   return (size_t)n;
 }
 
-/* Called by libcurl about once a second, and on every transfer of data. */
+/* Called by libcurl about once a second, and on every transfer of data:
+ * how a cancel flag ends a quiet stream (an interrupt shuts the socket). */
 static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
                        curl_off_t ulnow) {
   struct transfer *t = ud;
-  if (atomic_load(t->d->cancel)) {
+  if (interrupted(t->d)) {
     t->stopped = true;
     return 1;
   }

@@ -487,18 +487,9 @@ round_rebuild_busy() {
   echo 'RUN sleep 4' >>"$DIR/app/Dockerfile"
   mkdir -p "$DIR/side"
   echo s0 >"$DIR/side/s.txt"
-  cat >"$MANIFEST" <<EOF
-services:
-  web:
-    build: ./app
-    image: $IMAGE
-    ports: ["127.0.0.1:$PORT:8000"]
-    probe:
-      http: {path: /index.html, port: 8000}
-    stop_grace_period: 1s
-    watch:
-      - path: ./app/deps
-        action: rebuild
+  manifest '      - path: ./app/deps
+        action: rebuild'
+  cat >>"$MANIFEST" <<EOF
   side:
     image: $RUNTIME_IMAGE
     command: ["python3", "-c", "import time; time.sleep(100000)"]

@@ -116,3 +116,13 @@ void assert_contains(const char *haystack, const char *needle) {
   if (!haystack || !strstr(haystack, needle))
     fail_msg("\"%s\" does not contain \"%s\"", haystack ? haystack : "(null)", needle);
 }
+
+void assert_argv(int argc, char *const *argv, const char *const *want) {
+  int n = 0;
+  while (want[n])
+    n++;
+  assert_int_equal(argc, n);
+  for (int i = 0; i < n; i++)
+    assert_string_equal(argv[i], want[i]);
+  assert_null(argv[n]);
+}

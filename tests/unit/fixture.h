@@ -42,4 +42,9 @@ struct berth_project *fixture_load(const char *text, char **ret_diags);
 /* Fails unless haystack (NULL fails) contains needle. */
 void assert_contains(const char *haystack, const char *needle);
 
+/* A NULL-terminated list of strings in place: ARGS("up", "-f", "x"). */
+#define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
+/* Fails unless the argc strings of argv (NULL-terminated) are want. */
+void assert_argv(int argc, char *const *argv, const char *const *want);
+
 #endif

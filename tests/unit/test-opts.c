@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "cmd.h"
+#include "fixture.h"
 #include "flags.h"
 
 struct parsed {
@@ -52,16 +53,8 @@ static void parsed_release(struct parsed *p) {
 }
 
 static void assert_rest(const struct parsed *p, const char *const *want) {
-  int n = 0;
-  while (want[n])
-    n++;
-  assert_int_equal(p->argc, n);
-  for (int i = 0; i < n; i++)
-    assert_string_equal(p->rest[i], want[i]);
-  assert_null(p->rest[n]);
+  assert_argv(p->argc, p->rest, want);
 }
-
-#define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
 
 static void test_flags_before_and_after(void **state) {
   struct parsed p = parse(ARGS("-f", "a.yaml", "-p", "demo", "up", "--wait", "-f", "b.yaml"));

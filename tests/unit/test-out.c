@@ -12,10 +12,9 @@
 #include <cmocka.h>
 
 #include "berth/strv.h"
+#include "fixture.h"
 #include "flags.h"
 #include "out.h"
-
-#define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
 
 /* ---- the flag parser ---- */
 
@@ -72,13 +71,7 @@ static void release(struct result *res) {
 }
 
 static void assert_rest(const struct result *res, const char *const *want) {
-  int n = 0;
-  while (want[n])
-    n++;
-  assert_int_equal(res->argc, n);
-  for (int i = 0; i < n; i++)
-    assert_string_equal(res->rest[i], want[i]);
-  assert_null(res->rest[n]);
+  assert_argv(res->argc, res->rest, want);
 }
 
 static void assert_fails(const char *const *args, const char *message) {
