@@ -188,3 +188,10 @@ save back.txt "back $RANDOM"
 quiet_saves "after the stream came back" 3
 
 [ "$(n_synced)" -ge 15 ] || fail "expected at least 15 synced lines, got $(n_synced)"
+
+note "SIGINT: berth watch ends cleanly (the events thread is stopped and joined)"
+kill -INT "$WATCH_PID"
+rc=0
+wait "$WATCH_PID" || rc=$?
+[ "$rc" = 0 ] || fail "berth watch exited with $rc on SIGINT"
+! grep -q 'Sanitizer' "$DIR/watch.err" || fail "berth watch: sanitizer report"
