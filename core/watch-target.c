@@ -30,7 +30,7 @@ static int nomem(berth_err *err) {
 static int not_running(struct watch_worker *wk, berth_err *err) {
   return berth_err_set(err, BERTH_E_NOT_FOUND,
                        "no running container (berth up %s starts it; changes are kept and "
-                       "sent with the next one)",
+                       "sent once it runs)",
                        wk->rules[0].svc->name);
 }
 
