@@ -125,7 +125,7 @@ quiet_saves() {
   local what=$1 n=$2 c0 i
   c0=$(lines)
   for i in $(seq "$n"); do save "quiet-$i.txt" "$what $i $RANDOM"; done
-  [ -z "$(calls_after "$c0" | grep -v '^#')" ] ||
+  ! calls_after "$c0" | grep -qv '^#' ||
     fail "$what: saves asked the engine: $(calls_after "$c0" | grep -v '^#' | tr '\n' ';')"
   alive
 }
