@@ -83,8 +83,6 @@ int berth__call_req(struct berth_docker *d, const struct berth__req *req, cJSON 
  * got: whether any of its answer had arrived. Names the call. */
 int berth__timeout_error(berth_err *err, const char *method, const char *path, int64_t ms, bool got,
                          bool call);
-/* Whether d was interrupted or its cancel flag is set. */
-bool berth__interrupted(struct berth_docker *d);
 
 /* GET base (which may hold a query already) filtered by labels. */
 int berth__list(struct berth_docker *d, const char *base, const char *const *labels, cJSON **ret,

@@ -115,10 +115,6 @@ static bool interrupted(struct berth_docker *d) {
   return stop || (d->cancel && atomic_load(d->cancel));
 }
 
-bool berth__interrupted(struct berth_docker *d) {
-  return interrupted(d);
-}
-
 /* The connection's socket, remembered for berth_docker_interrupt; the
  * lock keeps a closed number from being shut down after reuse. */
 static int on_sockopt(void *ud, curl_socket_t fd, curlsocktype purpose) {
