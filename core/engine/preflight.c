@@ -88,7 +88,7 @@ static char *container_on_port(struct berth_docker *d, uint16_t port) {
   cJSON_ArrayForEach (c, all) {
     cJSON_ArrayForEach (pt, cJSON_GetObjectItemCaseSensitive(c, "Ports")) {
       const cJSON *pub = cJSON_GetObjectItemCaseSensitive(pt, "PublicPort");
-      if (cJSON_IsNumber(pub) && (uint16_t)pub->valueint == port) {
+      if (cJSON_IsNumber(pub) && pub->valueint == port) {
         const char *name = cJSON_GetStringValue(
             cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(c, "Names"), 0));
         return strdup(name ? (name[0] == '/' ? name + 1 : name) : "?");
