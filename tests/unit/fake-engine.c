@@ -16,6 +16,8 @@
 
 #include "fake-engine.h"
 
+static struct fake_engine *running; /* for fake_engine_teardown */
+
 struct conn {
   struct fake_engine *f;
   int fd;
@@ -205,9 +207,11 @@ void fake_engine_start(struct fake_engine *f, const struct fake_route *routes) {
   assert_int_equal(bind(f->listen_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
   assert_int_equal(listen(f->listen_fd, 16), 0);
   assert_int_equal(pthread_create(&f->thread, NULL, accept_loop, f), 0);
+  running = f;
 }
 
 void fake_engine_stop(struct fake_engine *f) {
+  running = NULL;
   atomic_store(&f->stop, true);
   pthread_join(f->thread, NULL);
   /* No new connection now: end the open ones and join their threads. */
@@ -226,6 +230,13 @@ void fake_engine_stop(struct fake_engine *f) {
   free(f->dir);
   free(f->sock);
   free(f->host);
+}
+
+int fake_engine_teardown(void **state) {
+  (void)state;
+  if (running)
+    fake_engine_stop(running);
+  return 0;
 }
 
 size_t fake_engine_count(struct fake_engine *f, const char *method, const char *prefix) {

@@ -49,10 +49,15 @@ struct fake_engine {
 };
 
 /* Starts serving routes (which must outlive the server); a request no
- * route matches gets a 404 with a message. Fails the test on error. */
+ * route matches gets a 404 with a message. Fails the test on error. f
+ * must be static: its threads, and fake_engine_teardown after a failed
+ * assertion, use it once the test's frame is gone. */
 void fake_engine_start(struct fake_engine *f, const struct fake_route *routes);
 /* Stops, joins every thread, removes the socket and its directory. */
 void fake_engine_stop(struct fake_engine *f);
+/* A cmocka teardown: stops the engine a failed test left running (its
+ * assertion jumped over fake_engine_stop), so nothing stays behind. */
+int fake_engine_teardown(void **state);
 /* How many requests so far started with "METHOD prefix". */
 size_t fake_engine_count(struct fake_engine *f, const char *method, const char *prefix);
 

@@ -37,7 +37,7 @@ static void test_ps_entry_without_id(void **state) {
        .body = "[{\"Id\":\"4f3c\",\"Names\":[\"/demo-db-1\"],\"State\":\"running\"," LABELS "},"
                "{\"Names\":[\"/demo-api-1\"],\"State\":\"running\"," LABELS "}]"},
       {0}};
-  struct fake_engine f;
+  static struct fake_engine f;
   serve(&f, routes);
   struct berth_status st = {0};
   berth_err err = NULL;
@@ -57,7 +57,7 @@ static void test_ps_entry_with_nothing(void **state) {
   /* No Id, no Names, no State: only labels. */
   static const struct fake_route routes[] = {
       FAKE_PING, {.method = "GET", .prefix = "/containers/json", .body = "[{" LABELS "}]"}, {0}};
-  struct fake_engine f;
+  static struct fake_engine f;
   serve(&f, routes);
   struct berth_status st = {0};
   berth_err err = NULL;
@@ -79,7 +79,7 @@ static void test_ps_entry_without_names_or_state(void **state) {
        .body = "[{\"Id\":\"0123456789abcdef0123\"," LABELS ",\"Ports\":[{\"PublicPort\":\"x\"},"
                "{\"PublicPort\":70000,\"PrivatePort\":80},{\"IP\":null}]}]"},
       {0}};
-  struct fake_engine f;
+  static struct fake_engine f;
   serve(&f, routes);
   struct berth_status st = {0};
   berth_err err = NULL;
@@ -100,7 +100,7 @@ static void test_ps_entry_without_names_or_state(void **state) {
 static void test_list_that_is_no_list(void **state) {
   static const struct fake_route routes[] = {
       FAKE_PING, {.method = "GET", .prefix = "/containers/json", .body = "{\"Id\":\"x\"}"}, {0}};
-  struct fake_engine f;
+  static struct fake_engine f;
   serve(&f, routes);
   struct berth_status st = {0};
   berth_err err = NULL;
@@ -122,7 +122,7 @@ static void test_down_entry_without_id(void **state) {
                                              {.method = "GET", .prefix = "/networks", .body = "[]"},
                                              {0}};
   struct berth_project *p = fixture_load(manifest, NULL);
-  struct fake_engine f;
+  static struct fake_engine f;
   serve(&f, routes);
   struct berth_engine_opts o = {0};
   berth_err err = NULL;
@@ -147,7 +147,7 @@ static void test_down_network_without_id(void **state) {
       {.method = "GET", .prefix = "/networks", .body = "[{\"Name\":\"demo_default\"}]"},
       {0}};
   struct berth_project *p = fixture_load(manifest, NULL);
-  struct fake_engine f;
+  static struct fake_engine f;
   serve(&f, routes);
   struct berth_engine_opts o = {0};
   berth_err err = NULL;
@@ -167,7 +167,7 @@ static void test_up_entry_without_id(void **state) {
   static const struct fake_route routes[] = {
       FAKE_PING, {.method = "GET", .prefix = "/containers/json", .body = "[{" LABELS "}]"}, {0}};
   struct berth_project *p = fixture_load(manifest, NULL);
-  struct fake_engine f;
+  static struct fake_engine f;
   serve(&f, routes);
   struct berth_engine_opts o = {0};
   berth_err err = NULL;
@@ -183,13 +183,13 @@ static void test_up_entry_without_id(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_ps_entry_without_id),
-      cmocka_unit_test(test_ps_entry_with_nothing),
-      cmocka_unit_test(test_ps_entry_without_names_or_state),
-      cmocka_unit_test(test_list_that_is_no_list),
-      cmocka_unit_test(test_down_entry_without_id),
-      cmocka_unit_test(test_down_network_without_id),
-      cmocka_unit_test(test_up_entry_without_id),
+      cmocka_unit_test_teardown(test_ps_entry_without_id, fake_engine_teardown),
+      cmocka_unit_test_teardown(test_ps_entry_with_nothing, fake_engine_teardown),
+      cmocka_unit_test_teardown(test_ps_entry_without_names_or_state, fake_engine_teardown),
+      cmocka_unit_test_teardown(test_list_that_is_no_list, fake_engine_teardown),
+      cmocka_unit_test_teardown(test_down_entry_without_id, fake_engine_teardown),
+      cmocka_unit_test_teardown(test_down_network_without_id, fake_engine_teardown),
+      cmocka_unit_test_teardown(test_up_entry_without_id, fake_engine_teardown),
   };
   return cmocka_run_group_tests(tests, fixture_setup, fixture_teardown);
 }

@@ -513,7 +513,7 @@ static void test_call_stalls(void **state) {
   /* Accepts, reads the request, never answers. */
   static const struct fake_route routes[] = {
       {.method = "GET", .prefix = "/_ping", .mode = FAKE_SILENT}, {0}};
-  struct fake_engine f;
+  static struct fake_engine f;
   fake_engine_start(&f, routes);
   struct berth_docker *d = open_fake(&f, "300", "0");
   berth_err err = NULL;
@@ -539,7 +539,7 @@ static void test_call_stalls(void **state) {
 static void test_list_stalls_names_call_without_query(void **state) {
   static const struct fake_route routes[] = {
       FAKE_PING, {.method = "GET", .prefix = "/containers/json", .mode = FAKE_SILENT}, {0}};
-  struct fake_engine f;
+  static struct fake_engine f;
   fake_engine_start(&f, routes);
   struct berth_docker *d = open_fake(&f, "200", "0");
   static const char *const labels[] = {"berth.project=demo", NULL};
@@ -566,7 +566,7 @@ static void test_slow_answer_is_no_stall(void **state) {
                                               .body = "{\"Name\":\"slow\"}",
                                               .trickle_ms = 50},
                                              {0}};
-  struct fake_engine f;
+  static struct fake_engine f;
   fake_engine_start(&f, routes);
   struct berth_docker *d = open_fake(&f, "300", "0");
   cJSON *info = NULL;
@@ -592,7 +592,7 @@ static void test_pull_stalls_mid_stream(void **state) {
                                               .mode = FAKE_HEAD_ONLY,
                                               .body = "{\"status\":\"Pulling fs layer\"}\n"},
                                              {0}};
-  struct fake_engine f;
+  static struct fake_engine f;
   fake_engine_start(&f, routes);
   /* A call may wait 100 ms, a transfer 400 ms: the transfer's limit holds. */
   struct berth_docker *d = open_fake(&f, "100", "400");
@@ -634,7 +634,7 @@ static void test_quiet_events_are_not_timed(void **state) {
                                               .mode = FAKE_HEAD_ONLY,
                                               .body = "{\"Action\":\"start\"}\n"},
                                              {0}};
-  struct fake_engine f;
+  static struct fake_engine f;
   fake_engine_start(&f, routes);
   struct berth_docker *d = open_fake(&f, "100", "100");
   atomic_store(&cancel_flag, 0);
@@ -664,7 +664,7 @@ static void test_exec_start_stalls(void **state) {
       {.method = "POST", .prefix = "/containers/c1/exec", .status = 201, .body = "{\"Id\":\"e1\"}"},
       {.method = "POST", .prefix = "/exec/e1/start", .mode = FAKE_SILENT},
       {0}};
-  struct fake_engine f;
+  static struct fake_engine f;
   fake_engine_start(&f, routes);
   struct berth_docker *d = open_fake(&f, "300", "0");
   static const char *const cmd[] = {"true", NULL};
@@ -734,12 +734,12 @@ int main(void) {
       cmocka_unit_test(test_open_unix_without_path),
       cmocka_unit_test_setup_teardown(test_ping_unreachable, make_dir, remove_dir),
       cmocka_unit_test_setup_teardown(test_ping_nobody_listening, make_dir, remove_dir),
-      cmocka_unit_test(test_call_stalls),
-      cmocka_unit_test(test_list_stalls_names_call_without_query),
-      cmocka_unit_test(test_slow_answer_is_no_stall),
-      cmocka_unit_test(test_pull_stalls_mid_stream),
-      cmocka_unit_test(test_quiet_events_are_not_timed),
-      cmocka_unit_test(test_exec_start_stalls),
+      cmocka_unit_test_teardown(test_call_stalls, fake_engine_teardown),
+      cmocka_unit_test_teardown(test_list_stalls_names_call_without_query, fake_engine_teardown),
+      cmocka_unit_test_teardown(test_slow_answer_is_no_stall, fake_engine_teardown),
+      cmocka_unit_test_teardown(test_pull_stalls_mid_stream, fake_engine_teardown),
+      cmocka_unit_test_teardown(test_quiet_events_are_not_timed, fake_engine_teardown),
+      cmocka_unit_test_teardown(test_exec_start_stalls, fake_engine_teardown),
       cmocka_unit_test(test_timeout_env_checked),
   };
   int r = cmocka_run_group_tests(tests, NULL, NULL);
