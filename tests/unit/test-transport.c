@@ -18,6 +18,7 @@
 #include "berth/clock.h"
 #include "docker-internal.h"
 #include "fake-engine.h"
+#include "fixture.h"
 
 /* ---- versions ---- */
 
@@ -541,14 +542,14 @@ static void test_list_stalls_names_call_without_query(void **state) {
       FAKE_PING, {.method = "GET", .prefix = "/containers/json", .mode = FAKE_SILENT}, {0}};
   static struct fake_engine f;
   fake_engine_start(&f, routes);
-  struct berth_docker *d = open_fake(&f, "200", "0");
+  struct berth_docker *d = open_fake(&f, "1500", "0");
   static const char *const labels[] = {"berth.project=demo", NULL};
   cJSON *list = NULL;
   berth_err err = NULL;
   assert_int_equal(berth_docker_container_list(d, labels, true, &list, &err), -BERTH_E_TIMEOUT);
   assert_null(list);
   char *msg = berth_err_string(err);
-  assert_non_null(strstr(msg, "did not answer GET /containers/json within 200 ms"));
+  assert_contains(msg, "did not answer GET /containers/json within 1500 ms");
   assert_null(strstr(msg, "filters")); /* the call, not its escaped query */
   free(msg);
   berth_err_free(&err);
@@ -557,18 +558,20 @@ static void test_list_stalls_names_call_without_query(void **state) {
 }
 
 static void test_slow_answer_is_no_stall(void **state) {
-  /* A byte of the body every 50 ms under a 300 ms limit: slow, never
-   * silent for long (libcurl reports the head by whole lines). */
-  static const struct fake_route routes[] = {FAKE_PING,
-                                             {.method = "GET",
-                                              .prefix = "/info",
-                                              .mode = FAKE_TRICKLE,
-                                              .body = "{\"Name\":\"slow\"}",
-                                              .trickle_ms = 50},
-                                             {0}};
+  /* A byte of the body every 50 ms, 2.5 s in all, under a 1 s limit:
+   * slow, never silent for long (libcurl reports the head by whole
+   * lines, so it comes at once). */
+  static const struct fake_route routes[] = {
+      FAKE_PING,
+      {.method = "GET",
+       .prefix = "/info",
+       .mode = FAKE_TRICKLE,
+       .body = "{\"Name\":\"slow\",\"Pad\":\"0123456789012345678901234567890123\"}",
+       .trickle_ms = 50},
+      {0}};
   static struct fake_engine f;
   fake_engine_start(&f, routes);
-  struct berth_docker *d = open_fake(&f, "300", "0");
+  struct berth_docker *d = open_fake(&f, "1000", "0");
   cJSON *info = NULL;
   berth_err err = NULL;
   int r = berth_docker_info(d, &info, &err);
@@ -594,20 +597,20 @@ static void test_pull_stalls_mid_stream(void **state) {
                                              {0}};
   static struct fake_engine f;
   fake_engine_start(&f, routes);
-  /* A call may wait 100 ms, a transfer 400 ms: the transfer's limit holds. */
-  struct berth_docker *d = open_fake(&f, "100", "400");
+  /* A call may wait 1 s, a transfer 2 s: the transfer's limit holds. */
+  struct berth_docker *d = open_fake(&f, "1000", "2000");
   berth_err err = NULL;
   int64_t t0 = berth_now_ms();
   int r = berth_docker_image_pull(d, "postgres:15", NULL, NULL, &err);
   int64_t took = berth_now_ms() - t0;
   assert_int_equal(r, -BERTH_E_TIMEOUT);
   char *msg = berth_err_string(err);
-  assert_string_equal(msg, "pulling postgres:15: the engine sent nothing for 400 ms in the middle "
-                           "of POST /images/create; is it hung or overloaded? (docker info tells; "
+  assert_string_equal(msg, "pulling postgres:15: the engine sent nothing for 2 s in the middle of "
+                           "POST /images/create; is it hung or overloaded? (docker info tells; "
                            "BERTH_ENGINE_STALL_MS sets how long berth waits)");
   free(msg);
   berth_err_free(&err);
-  assert_true(took >= 400);
+  assert_true(took >= 2000);
   berth_docker_close(d);
   fake_engine_stop(&f);
 }
@@ -636,11 +639,11 @@ static void test_quiet_events_are_not_timed(void **state) {
                                              {0}};
   static struct fake_engine f;
   fake_engine_start(&f, routes);
-  struct berth_docker *d = open_fake(&f, "100", "100");
+  struct berth_docker *d = open_fake(&f, "500", "500");
   atomic_store(&cancel_flag, 0);
   berth_docker_set_cancel(d, &cancel_flag);
   pthread_t t;
-  int after = 1500;
+  int after = 2000;
   assert_int_equal(pthread_create(&t, NULL, cancel_later, &after), 0);
   struct berth_docker_events_opts eo = {0};
   int events = 0;
@@ -666,7 +669,7 @@ static void test_exec_start_stalls(void **state) {
       {0}};
   static struct fake_engine f;
   fake_engine_start(&f, routes);
-  struct berth_docker *d = open_fake(&f, "300", "0");
+  struct berth_docker *d = open_fake(&f, "1000", "0");
   static const char *const cmd[] = {"true", NULL};
   struct berth_docker_exec_opts xo = {.cmd = cmd, .stdin_fd = -1};
   int code = -1;
@@ -674,7 +677,7 @@ static void test_exec_start_stalls(void **state) {
   int r = berth_docker_exec(d, "c1", &xo, sink, NULL, &code, &err);
   assert_int_equal(r, -BERTH_E_TIMEOUT);
   char *msg = berth_err_string(err);
-  assert_non_null(strstr(msg, "did not answer POST /exec/e1/start within 300 ms"));
+  assert_contains(msg, "did not answer POST /exec/e1/start within 1 s");
   free(msg);
   berth_err_free(&err);
   berth_docker_close(d);
