@@ -7,6 +7,29 @@
 #include "cleanup.h"
 #include "manifest-internal.h"
 
+/* One mapping publishes at most this many ports: a range of 65,536 is a
+ * typo or an attack, never a dev environment, and each port costs the
+ * engine a proxy and iptables rules. */
+#define MAX_RANGE 1000
+
+/* A container range that is too large (each of its ports is published),
+ * or a host range that starts at 0 (port 0 is "any free port", not the
+ * first of a range): reported, false. A host range for one container
+ * port ("8000-9000:80") publishes one port, the engine's pick: no cap. */
+static bool range_ok(struct berth__reader *r, const struct berth_node *n, const char *path,
+                     const char *what, const char *text, uint16_t lo, uint16_t hi) {
+  if (hi > lo && lo == 0) {
+    berth__error(r, n, path, "the %s range \"%s\" starts at 0; ranges start at 1", what, text);
+    return false;
+  }
+  if (!strcmp(what, "container") && hi - lo + 1 > MAX_RANGE) {
+    berth__error(r, n, path, "the %s range \"%s\" holds %d ports; write a range of at most %d",
+                 what, text, hi - lo + 1, MAX_RANGE);
+    return false;
+  }
+  return true;
+}
+
 static bool parse_range(const char *s, uint16_t *lo, uint16_t *hi) {
   char *end;
   errno = 0;
@@ -119,13 +142,25 @@ static void read_port_short(struct berth__reader *r, struct berth_service *s,
     berth__error(r, n, path, "\"%s\" is not a host port (1-65535, or a range 8000-8010)", host);
     return;
   }
+  if (!range_ok(r, n, path, "container", cont, cs, ce) ||
+      (host && *host && !range_ok(r, n, path, "host", host, hs, he)))
+    return;
   if (hs && he - hs != ce - cs && he != hs && ce != cs) {
     berth__error(r, n, path, "the host range %s and the container range %s differ in size", host,
                  cont);
     return;
   }
-  if (hs && he == hs && ce != cs)
+  if (hs && he == hs && ce != cs) {
+    /* "8080:80-81": the host range starts at 8080 and is as long. */
+    if (hs + (ce - cs) > 65535) {
+      berth__error(r, n, path,
+                   "the host ports of \"%s\" would run from %u to %u, past 65535; start them "
+                   "lower",
+                   n->value, hs, hs + (ce - cs));
+      return;
+    }
     he = (uint16_t)(hs + (ce - cs));
+  }
   add_port(r, s, n, ip, hs, he, cs, ce, proto);
 }
 
@@ -176,6 +211,9 @@ void berth__read_ports(struct berth__reader *r, void *obj, const struct berth_no
       berth__error(r, pub, berth__pathf(q, "%s.published", p), "expected a host port or range");
       continue;
     }
+    if (pub && berth__is_scalar(pub) &&
+        !range_ok(r, pub, berth__pathf(q, "%s.published", p), "host", pub->value, hs, he))
+      continue;
     _cleanup_free_ char *ip =
         berth__read_str(r, berth_node_get(it, "host_ip"), berth__pathf(q, "%s.host_ip", p));
     _cleanup_free_ char *proto =

@@ -7,13 +7,24 @@
 #include "cleanup.h"
 #include "manifest-internal.h"
 
+/* More cores than any machine berth runs on has; the engine's NanoCpus
+ * (millis * 10^6) stays far from overflowing. */
+#define MAX_CPU_MILLIS (1024 * 1000)
+
 static void read_cpu(struct berth__reader *r, struct berth_service *s, const struct berth_node *n,
                      const char *path) {
   if (berth_node_is_null(n) || !berth__want_scalar(r, n, path, "a CPU amount"))
     return;
-  if (berth_parse_cpu(n->value, &s->cpu_millis) < 0)
+  int64_t millis;
+  if (berth_parse_cpu(n->value, &millis) < 0)
     berth__error(r, n, path, "\"%s\" is not a CPU amount; write 500m (millicores) or 0.5",
                  n->value);
+  else if (millis > MAX_CPU_MILLIS)
+    berth__error(r, n, path,
+                 "\"%s\" is more than %d CPUs, the most berth gives a container; write %d or less",
+                 n->value, MAX_CPU_MILLIS / 1000, MAX_CPU_MILLIS / 1000);
+  else
+    s->cpu_millis = millis;
 }
 
 static void read_memory(struct berth__reader *r, struct berth_service *s,

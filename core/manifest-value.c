@@ -127,6 +127,11 @@ int64_t berth__read_int(struct berth__reader *r, const struct berth_node *n, con
   return v;
 }
 
+/* A day is more than any wait, interval or grace period needs, and keeps
+ * every conversion (to the engine's nanoseconds, to an int of
+ * milliseconds or seconds) far from overflowing. */
+#define MAX_DURATION_MS (24LL * 3600 * 1000)
+
 int64_t berth__read_duration(struct berth__reader *r, const struct berth_node *n, const char *path,
                              int64_t def) {
   if (berth_node_is_null(n))
@@ -139,21 +144,45 @@ int64_t berth__read_duration(struct berth__reader *r, const struct berth_node *n
                  n->value);
     return def;
   }
+  if (ms > MAX_DURATION_MS) {
+    berth__error(r, n, path,
+                 "\"%s\" is longer than 24h, the longest duration berth takes; write 24h or less",
+                 n->value);
+    return def;
+  }
   return ms;
+}
+
+/* One word of a command string: what a program gets as one argument
+ * (Linux itself takes 128 KiB; the bound is berth's, against a manifest
+ * that would make it copy megabytes). */
+#define MAX_WORD (1u << 20)
+
+struct word {
+  struct berth_buf b;
+  bool too_long;
+};
+
+static void word_add(struct berth__reader *r, struct word *w, const char *s, size_t len) {
+  int e = berth_buf_add(&w->b, s, len);
+  if (e == -BERTH_E_TOO_BIG)
+    w->too_long = true;
+  else if (e < 0)
+    r->oom = true;
 }
 
 /* Splits a command string the way Compose does (shell words, no shell). */
 void berth__shell_split(struct berth__reader *r, const struct berth_node *n, const char *path,
                         struct berth_strv *out) {
   const char *s = n->value;
-  struct berth_buf w = BERTH_BUF_INIT(1 << 20);
+  struct word w = {.b = BERTH_BUF_INIT(MAX_WORD)};
   bool in_word = false;
-  while (*s) {
+  while (!w.too_long && *s) {
     char c = *s;
     if (isspace((unsigned char)c)) {
       if (in_word) {
-        berth__strv_push(r, out, w.data ? w.data : "");
-        berth_buf_reset(&w);
+        berth__strv_push(r, out, w.b.data ? w.b.data : "");
+        berth_buf_reset(&w.b);
         in_word = false;
       }
       s++;
@@ -163,35 +192,42 @@ void berth__shell_split(struct berth__reader *r, const struct berth_node *n, con
     if (c == '\'') {
       const char *end = strchr(s + 1, '\'');
       if (!end) {
-        berth__error(r, n, path, "unterminated ' quote in \"%s\"", n->value);
+        berth__error(r, n, path, "unterminated ' quote in \"%.200s\"", n->value);
         break;
       }
-      berth_buf_add(&w, s + 1, (size_t)(end - s - 1));
+      word_add(r, &w, s + 1, (size_t)(end - s - 1));
       s = end + 1;
     } else if (c == '"') {
       s++;
-      while (*s && *s != '"') {
+      while (*s && *s != '"' && !w.too_long) {
         if (*s == '\\' && (s[1] == '"' || s[1] == '\\' || s[1] == '$' || s[1] == '`'))
           s++;
-        berth_buf_add(&w, s, 1);
+        word_add(r, &w, s, 1);
         s++;
       }
+      if (w.too_long)
+        break;
       if (*s != '"') {
-        berth__error(r, n, path, "unterminated \" quote in \"%s\"", n->value);
+        berth__error(r, n, path, "unterminated \" quote in \"%.200s\"", n->value);
         break;
       }
       s++;
     } else if (c == '\\' && s[1]) {
-      berth_buf_add(&w, s + 1, 1);
+      word_add(r, &w, s + 1, 1);
       s += 2;
     } else {
-      berth_buf_add(&w, s, 1);
+      word_add(r, &w, s, 1);
       s++;
     }
   }
-  if (in_word)
-    berth__strv_push(r, out, w.data ? w.data : "");
-  berth_buf_release(&w);
+  if (w.too_long)
+    berth__error(r, n, path,
+                 "an argument is longer than %u MiB, the most berth takes in one; pass the data "
+                 "in a file instead",
+                 MAX_WORD >> 20);
+  else if (in_word)
+    berth__strv_push(r, out, w.b.data ? w.b.data : "");
+  berth_buf_release(&w.b);
 }
 
 /* A list of strings; a single string becomes [s] (or shell words). */

@@ -19,8 +19,11 @@ int berth_docker_archive_put(struct berth_docker *d, const char *id, const char 
   if (!url)
     return berth_err_set(err, BERTH_E_NOMEM, "out of memory");
   struct berth__resp resp = {.body = BERTH_BUF_INIT(BERTH__MAX_ERROR_BODY)};
-  struct berth__req req = {
-      .method = "PUT", .path = url, .body_fd = tar_fd, .content_type = "application/x-tar"};
+  struct berth__req req = {.method = "PUT",
+                           .path = url,
+                           .body_fd = tar_fd,
+                           .content_type = "application/x-tar",
+                           .patience = BERTH__TRANSFER};
   int r = berth__request(d, &req, &resp, err);
   berth_buf_release(&resp.body);
   if (r < 0)
@@ -45,8 +48,12 @@ int berth_docker_archive_get(struct berth_docker *d, const char *id, const char 
     return berth_err_set(err, BERTH_E_NOMEM, "out of memory");
   struct get_ctx c = {.fn = fn, .ud = ud};
   struct berth__resp resp = {.body = BERTH_BUF_INIT(0)};
-  struct berth__req req = {
-      .method = "GET", .path = url, .body_fd = -1, .on_data = on_tar, .ud = &c};
+  struct berth__req req = {.method = "GET",
+                           .path = url,
+                           .body_fd = -1,
+                           .on_data = on_tar,
+                           .ud = &c,
+                           .patience = BERTH__TRANSFER};
   int r = berth__request(d, &req, &resp, err);
   if (r < 0)
     return berth_err_wrap(err, "copying %s:%s", id, path);

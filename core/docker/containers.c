@@ -179,34 +179,41 @@ int berth_docker_container_create(struct berth_docker *d,
   return 0;
 }
 
-/* POST /containers/{id}/{verb}{query}; 304 means "already so" -> 1. */
+/* POST /containers/{id}/{verb}{query}; 304 means "already so" -> 1.
+ * grace_s: how long the engine waits on purpose before it answers. */
 static int container_post(struct berth_docker *d, const char *id, const char *verb,
-                          const char *query, berth_err *err) {
+                          const char *query, int grace_s, berth_err *err) {
   _cleanup_free_ char *path = NULL;
   if (asprintf(&path, "/containers/%s/%s%s", id, verb, query ? query : "") < 0)
     return berth_err_set(err, BERTH_E_NOMEM, "out of memory");
-  int r = berth__call_json(d, "POST", path, NULL, NULL, err);
+  struct berth__req req = {
+      .method = "POST", .path = path, .body_fd = -1, .extra_ms = (int64_t)grace_s * 1000};
+  int r = berth__call_req(d, &req, NULL, err);
   if (r < 0)
     return berth_err_wrap(err, "%s container %s", verb, id);
   return r == 304 ? 1 : 0;
 }
 
 int berth_docker_container_start(struct berth_docker *d, const char *id, berth_err *err) {
-  return container_post(d, id, "start", NULL, err);
+  return container_post(d, id, "start", NULL, 0, err);
 }
 
 int berth_docker_container_stop(struct berth_docker *d, const char *id, int timeout_s,
                                 berth_err *err) {
   char q[32];
   snprintf(q, sizeof(q), "?t=%d", timeout_s);
-  return container_post(d, id, "stop", timeout_s >= 0 ? q : NULL, err);
+  /* Without t the engine uses the container's StopTimeout (10 s unless
+   * set, and berth sets it from stop_grace_period, at most 24 h). */
+  return container_post(d, id, "stop", timeout_s >= 0 ? q : NULL,
+                        timeout_s >= 0 ? timeout_s : 24 * 3600, err);
 }
 
 int berth_docker_container_restart(struct berth_docker *d, const char *id, int timeout_s,
                                    berth_err *err) {
   char q[32];
   snprintf(q, sizeof(q), "?t=%d", timeout_s);
-  return container_post(d, id, "restart", timeout_s >= 0 ? q : NULL, err);
+  return container_post(d, id, "restart", timeout_s >= 0 ? q : NULL,
+                        timeout_s >= 0 ? timeout_s : 24 * 3600, err);
 }
 
 int berth_docker_container_kill(struct berth_docker *d, const char *id, const char *signal,
@@ -214,7 +221,7 @@ int berth_docker_container_kill(struct berth_docker *d, const char *id, const ch
   _cleanup_free_ char *q = NULL;
   if (signal && asprintf(&q, "?signal=%s", signal) < 0)
     return berth_err_set(err, BERTH_E_NOMEM, "out of memory");
-  return container_post(d, id, "kill", q, err);
+  return container_post(d, id, "kill", q, 0, err);
 }
 
 int berth_docker_container_remove(struct berth_docker *d, const char *id, bool force, bool volumes,
@@ -237,7 +244,11 @@ int berth_docker_container_inspect(struct berth_docker *d, const char *id, cJSON
 
 int berth_docker_container_list(struct berth_docker *d, const char *const *labels, bool all,
                                 cJSON **ret, berth_err *err) {
-  return berth__list(d, all ? "/containers/json?all=1" : "/containers/json", labels, ret, err);
+  static const char *const keys[] = {"Id", NULL};
+  int r = berth__list(d, all ? "/containers/json?all=1" : "/containers/json", labels, ret, err);
+  if (r >= 0 && (r = berth__check_list(*ret, "GET /containers/json", "container", keys, err)) < 0)
+    *ret = (cJSON_Delete(*ret), NULL);
+  return r;
 }
 
 int berth_docker_container_wait(struct berth_docker *d, const char *id, const char *condition,
@@ -247,7 +258,9 @@ int berth_docker_container_wait(struct berth_docker *d, const char *id, const ch
   if (asprintf(&path, "/containers/%s/wait?condition=%s", id,
                condition ? condition : "not-running") < 0)
     return berth_err_set(err, BERTH_E_NOMEM, "out of memory");
-  int r = berth__call_json(d, "POST", path, NULL, &answer, err);
+  /* The answer comes when the container stops: no limit. */
+  struct berth__req req = {.method = "POST", .path = path, .body_fd = -1, .patience = BERTH__QUIET};
+  int r = berth__call_req(d, &req, &answer, err);
   if (r < 0)
     return berth_err_wrap(err, "waiting for container %s", id);
   const cJSON *werr = cJSON_GetObjectItemCaseSensitive(answer, "Error");
@@ -290,8 +303,13 @@ int berth_docker_container_logs(struct berth_docker *d, const char *id,
   struct berth__demux m;
   berth__demux_init(&m, tty, fn, ud);
   struct berth__resp resp = {.body = BERTH_BUF_INIT(0)};
-  struct berth__req req = {
-      .method = "GET", .path = path, .body_fd = -1, .on_data = on_log_data, .ud = &m};
+  struct berth__req req = {.method = "GET",
+                           .path = path,
+                           .body_fd = -1,
+                           .on_data = on_log_data,
+                           .ud = &m,
+                           /* A follower waits for lines as long as it is asked to. */
+                           .patience = o->follow ? BERTH__QUIET : BERTH__CALL};
   r = berth__request(d, &req, &resp, err);
   if (r < 0)
     return berth_err_wrap(err, "reading logs of %s", id);

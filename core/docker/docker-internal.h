@@ -15,12 +15,19 @@
 #define BERTH__MAX_ERROR_BODY (1u << 20)
 #define BERTH__MAX_MESSAGE (4u << 20) /* one message of a JSON stream */
 
+/* How long the engine may stay silent (docker.h): a call must answer,
+ * byte after byte, within BERTH_ENGINE_TIMEOUT_MS; a transfer (pull,
+ * build, archive) within BERTH_ENGINE_STALL_MS. */
+#define BERTH__CALL_TIMEOUT_MS (60 * 1000)
+#define BERTH__STALL_TIMEOUT_MS (15 * 60 * 1000)
+
 struct berth_docker {
   char *socket_path;
   char *endpoint;      /* "unix://..." for messages */
   char api[16];        /* negotiated, "" until then */
   char engine_api[16]; /* the engine's, from its Api-Version header */
   CURL *curl;          /* reused so the connection stays open between calls */
+  CURLM *multi;        /* runs curl, so a request wakes when its limit is due */
   /* When it points at nonzero, the call in progress ends (docker.h). */
   const atomic_int *cancel;
   char curl_error[CURL_ERROR_SIZE];
@@ -28,11 +35,20 @@ struct berth_docker {
   pthread_mutex_t fd_mu;
   int fd;
   bool interrupted;
+  /* silence allowed, in ms (0: none): of a call, and of a transfer */
+  int64_t call_ms, stall_ms;
 };
 
 /* Receives body bytes of a 2xx answer. Returns 0 to go on, > 0 to stop
  * quietly, < 0 (with *err set) to fail. */
 typedef int (*berth__data_fn)(const char *data, size_t len, void *ud, berth_err *err);
+
+/* How long a request may go without a byte either way before it fails. */
+enum berth__patience {
+  BERTH__CALL,     /* an answer is due now: d->call_ms (+ extra_ms) */
+  BERTH__TRANSFER, /* pull, build, archive: d->stall_ms between bytes */
+  BERTH__QUIET,    /* events, logs -f, wait: silent for hours, never timed */
+};
 
 struct berth__req {
   const char *method;
@@ -43,6 +59,8 @@ struct berth__req {
   const char *content_type;
   berth__data_fn on_data; /* NULL: buffer the answer in resp->body */
   void *ud;
+  enum berth__patience patience;
+  int64_t extra_ms; /* a call that waits on purpose (stop?t=N) */
 };
 
 struct berth__resp {
@@ -58,10 +76,24 @@ int berth__request(struct berth_docker *d, const struct berth__req *req, struct 
  * when ret is non-NULL. Returns the HTTP status. */
 int berth__call_json(struct berth_docker *d, const char *method, const char *path,
                      const cJSON *body, cJSON **ret, berth_err *err);
+/* The same for a request set up by the caller (patience, extra_ms). */
+int berth__call_req(struct berth_docker *d, const struct berth__req *req, cJSON **ret,
+                    berth_err *err);
+/* The error of a request the engine left silent for longer than ms;
+ * got: whether any of its answer had arrived. Names the call. */
+int berth__timeout_error(berth_err *err, const char *method, const char *path, int64_t ms, bool got,
+                         bool call);
 
 /* GET base (which may hold a query already) filtered by labels. */
 int berth__list(struct berth_docker *d, const char *base, const char *const *labels, cJSON **ret,
                 berth_err *err);
+
+/* What a list answer must hold, so no caller meets a NULL where the
+ * engine always sends a string: an array (NULL taken as empty) of objects
+ * that each have the string keys (NULL-terminated). Fails naming the
+ * call, the entry and what it lacks. what: "container", "network", ... */
+int berth__check_list(const cJSON *list, const char *call, const char *what,
+                      const char *const *keys, berth_err *err);
 
 /* Maps an error answer to an error: code from status, message from the
  * body's "message" field (or the body itself). what names the operation. */

@@ -26,7 +26,17 @@
 struct berth_docker;
 
 /* Where the engine is: DOCKER_HOST (unix://PATH) or the default socket.
- * host may be NULL to read the environment. Does not connect. */
+ * host may be NULL to read the environment. Does not connect.
+ *
+ * A stalled engine does not hang berth: a call fails with BERTH_E_TIMEOUT,
+ * naming it, when the engine sends no byte of its answer for
+ * BERTH_ENGINE_TIMEOUT_MS (default 60 s; a stop or restart also gets its
+ * grace period); a transfer (pull, build, archive) when no byte moves
+ * either way for BERTH_ENGINE_STALL_MS (default 15 min). Streams that may
+ * be silent for hours (events, logs -f, wait, an exec's output once it
+ * started) have no limit and end by interruption. Both variables are read
+ * here, in milliseconds; 0 turns the limit off; anything else that is not
+ * a number fails the open. */
 int berth_docker_open(struct berth_docker **ret, const char *host, berth_err *err);
 struct berth_docker *berth_docker_close(struct berth_docker *d);
 /* A second client for another thread: same engine, the version already

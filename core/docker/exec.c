@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "berth/clock.h"
 #include "cleanup.h"
 #include "docker-internal.h"
 
@@ -72,6 +73,9 @@ static int send_all(CURL *c, curl_socket_t sock, const char *buf, size_t len, be
 struct hijack {
   CURL *c;
   curl_socket_t sock;
+  const char *path; /* of the start request, for a timeout */
+  int64_t limit_ms; /* for the answer's head; the stream itself may be quiet */
+  int64_t last_ms;  /* when a byte last came */
   struct berth__demux demux;
   struct berth_buf header;
   bool header_done;
@@ -108,6 +112,20 @@ static int on_received(struct hijack *h, const char *data, size_t len, berth_err
   return berth__demux_feed(&h->demux, data, len, err);
 }
 
+/* How long poll may wait: until the answer's head is overdue, or for
+ * ever once it came (an interactive shell is quiet for hours). Fails
+ * when the head is overdue. */
+static int poll_timeout(struct hijack *h, int *ret_ms, berth_err *err) {
+  *ret_ms = -1;
+  if (h->header_done || !h->limit_ms)
+    return 0;
+  int64_t left = h->last_ms + h->limit_ms - berth_now_ms();
+  if (left <= 0)
+    return berth__timeout_error(err, "POST", h->path, h->limit_ms, h->header.len > 0, true);
+  *ret_ms = left > 1000 * 1000 ? 1000 * 1000 : (int)left;
+  return 0;
+}
+
 static int pump(struct hijack *h, int in_fd, berth_err *err) {
   char buf[IO_CHUNK];
   char *pending = NULL; /* stdin bytes read but not yet sent */
@@ -124,7 +142,10 @@ static int pump(struct hijack *h, int in_fd, berth_err *err) {
       p[0].events |= POLLOUT;
     else if (in_open && h->header_done)
       p[1] = (struct pollfd){.fd = in_fd, .events = POLLIN};
-    if (poll(p, 2, -1) < 0) {
+    int wait_ms;
+    if (poll_timeout(h, &wait_ms, err) < 0)
+      return -BERTH_E_TIMEOUT;
+    if (poll(p, 2, wait_ms) < 0) {
       if (errno == EINTR)
         continue;
       return berth_err_errno(err, errno, "waiting for exec output");
@@ -137,6 +158,7 @@ static int pump(struct hijack *h, int in_fd, berth_err *err) {
                               : berth_err_set(err, BERTH_E_PROTOCOL,
                                               "the engine closed the exec connection early");
       if (rc == CURLE_OK) {
+        h->last_ms = berth_now_ms();
         int r = on_received(h, buf, got, err);
         if (r != 0)
           return r;
@@ -203,7 +225,14 @@ static int exec_start(struct berth_docker *d, const char *exec_id,
   r = send_all(c, sock, head, (size_t)n, err);
   if (r < 0)
     return r;
-  struct hijack h = {.c = c, .sock = sock, .header = BERTH_BUF_INIT(MAX_HEADER)};
+  char path[160];
+  snprintf(path, sizeof(path), "/exec/%s/start", exec_id);
+  struct hijack h = {.c = c,
+                     .sock = sock,
+                     .header = BERTH_BUF_INIT(MAX_HEADER),
+                     .path = path,
+                     .limit_ms = d->call_ms,
+                     .last_ms = berth_now_ms()};
   berth__demux_init(&h.demux, o->tty, fn, ud);
   r = pump(&h, o->stdin_fd, err);
   berth_buf_release(&h.header);

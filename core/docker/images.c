@@ -24,7 +24,15 @@ static int image_call(struct berth_docker *d, const char *method, const char *na
 
 int berth_docker_image_inspect(struct berth_docker *d, const char *name, cJSON **ret,
                                berth_err *err) {
-  return image_call(d, "GET", name, "/json", ret, err);
+  int r = image_call(d, "GET", name, "/json", ret, err);
+  if (r >= 0 && ret && !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(*ret, "Id"))) {
+    *ret = (cJSON_Delete(*ret), NULL);
+    return berth_err_set(err, BERTH_E_PROTOCOL,
+                         "GET /images/%s/json: the engine's answer has no Id; is DOCKER_HOST a "
+                         "Docker engine?",
+                         name);
+  }
+  return r;
 }
 
 int berth_docker_image_exists(struct berth_docker *d, const char *name, berth_err *err) {
@@ -43,7 +51,11 @@ int berth_docker_image_exists(struct berth_docker *d, const char *name, berth_er
 
 int berth_docker_image_list(struct berth_docker *d, const char *const *labels, cJSON **ret,
                             berth_err *err) {
-  return berth__list(d, "/images/json", labels, ret, err);
+  static const char *const keys[] = {"Id", NULL};
+  int r = berth__list(d, "/images/json", labels, ret, err);
+  if (r >= 0 && (r = berth__check_list(*ret, "GET /images/json", "image", keys, err)) < 0)
+    *ret = (cJSON_Delete(*ret), NULL);
+  return r;
 }
 
 int berth_docker_image_remove(struct berth_docker *d, const char *name, bool force,
@@ -82,6 +94,8 @@ static int progress_request(struct berth_docker *d, struct berth__req *req, stru
   berth__json_stream_init(&c->js, on_progress, c);
   req->on_data = on_progress_data;
   req->ud = c;
+  /* A layer or a build step may take minutes without a message. */
+  req->patience = BERTH__TRANSFER;
   struct berth__resp resp = {.body = BERTH_BUF_INIT(0)};
   int r = berth__request(d, req, &resp, err);
   if (r >= 0)

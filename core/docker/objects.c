@@ -50,7 +50,11 @@ int berth_docker_network_inspect(struct berth_docker *d, const char *name, cJSON
 
 int berth_docker_network_list(struct berth_docker *d, const char *const *labels, cJSON **ret,
                               berth_err *err) {
-  return berth__list(d, "/networks", labels, ret, err);
+  static const char *const keys[] = {"Id", "Name", NULL};
+  int r = berth__list(d, "/networks", labels, ret, err);
+  if (r >= 0 && (r = berth__check_list(*ret, "GET /networks", "network", keys, err)) < 0)
+    *ret = (cJSON_Delete(*ret), NULL);
+  return r;
 }
 
 int berth_docker_network_remove(struct berth_docker *d, const char *name, berth_err *err) {
@@ -94,7 +98,12 @@ int berth_docker_volume_inspect(struct berth_docker *d, const char *name, cJSON 
 
 int berth_docker_volume_list(struct berth_docker *d, const char *const *labels, cJSON **ret,
                              berth_err *err) {
-  return berth__list(d, "/volumes", labels, ret, err);
+  static const char *const keys[] = {"Name", NULL};
+  int r = berth__list(d, "/volumes", labels, ret, err);
+  if (r >= 0 && (r = berth__check_list(cJSON_GetObjectItemCaseSensitive(*ret, "Volumes"),
+                                       "GET /volumes", "volume", keys, err)) < 0)
+    *ret = (cJSON_Delete(*ret), NULL);
+  return r;
 }
 
 int berth_docker_volume_remove(struct berth_docker *d, const char *name, bool force,

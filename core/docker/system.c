@@ -65,8 +65,12 @@ int berth_docker_events(struct berth_docker *d, const struct berth_docker_events
   struct events_ctx c = {.fn = fn, .ud = ud};
   berth__json_stream_init(&c.js, on_event, &c);
   struct berth__resp resp = {.body = BERTH_BUF_INIT(0)};
-  struct berth__req req = {
-      .method = "GET", .path = q.data, .body_fd = -1, .on_data = on_events_data, .ud = &c};
+  struct berth__req req = {.method = "GET",
+                           .path = q.data,
+                           .body_fd = -1,
+                           .on_data = on_events_data,
+                           .ud = &c,
+                           .patience = BERTH__QUIET /* silent while nothing happens */};
   r = berth__request(d, &req, &resp, err);
   if (r >= 0 && !c.stopped)
     r = berth__json_stream_finish(&c.js, err);

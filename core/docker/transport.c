@@ -8,8 +8,27 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "berth/clock.h"
 #include "cleanup.h"
 #include "docker-internal.h"
+
+/* A limit in milliseconds from the environment: unset or empty keeps def,
+ * 0 turns it off. */
+static int env_ms(const char *name, int64_t def, int64_t *ret, berth_err *err) {
+  const char *v = getenv(name);
+  *ret = def;
+  if (!v || !*v)
+    return 0;
+  char *end;
+  errno = 0;
+  long long ms = strtoll(v, &end, 10);
+  if (errno || end == v || *end || ms < 0 || ms > 30LL * 24 * 3600 * 1000)
+    return berth_err_set(err, BERTH_E_INVALID,
+                         "%s=%s is not a number of milliseconds; write e.g. %s=%lld (0: no limit)",
+                         name, v, name, (long long)def);
+  *ret = ms;
+  return 0;
+}
 
 int berth_docker_open(struct berth_docker **ret, const char *host, berth_err *err) {
   if (!host)
@@ -26,6 +45,11 @@ int berth_docker_open(struct berth_docker **ret, const char *host, berth_err *er
       return berth_err_set(err, BERTH_E_INVALID, "DOCKER_HOST=%s names no socket path", host);
   }
 
+  int64_t call_ms, stall_ms;
+  if (env_ms("BERTH_ENGINE_TIMEOUT_MS", BERTH__CALL_TIMEOUT_MS, &call_ms, err) < 0 ||
+      env_ms("BERTH_ENGINE_STALL_MS", BERTH__STALL_TIMEOUT_MS, &stall_ms, err) < 0)
+    return -BERTH_E_INVALID;
+
   static bool curl_ready;
   if (!curl_ready) {
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
@@ -38,9 +62,12 @@ int berth_docker_open(struct berth_docker **ret, const char *host, berth_err *er
     return berth_err_set(err, BERTH_E_NOMEM, "out of memory");
   pthread_mutex_init(&d->fd_mu, NULL);
   d->fd = -1;
+  d->call_ms = call_ms;
+  d->stall_ms = stall_ms;
   d->socket_path = strdup(path);
   d->curl = curl_easy_init();
-  if (!d->socket_path || !d->curl || asprintf(&d->endpoint, "unix://%s", path) < 0) {
+  d->multi = curl_multi_init();
+  if (!d->socket_path || !d->curl || !d->multi || asprintf(&d->endpoint, "unix://%s", path) < 0) {
     berth_docker_close(d);
     return berth_err_set(err, BERTH_E_NOMEM, "out of memory");
   }
@@ -51,6 +78,8 @@ int berth_docker_open(struct berth_docker **ret, const char *host, berth_err *er
 struct berth_docker *berth_docker_close(struct berth_docker *d) {
   if (!d)
     return NULL;
+  if (d->multi)
+    curl_multi_cleanup(d->multi);
   if (d->curl)
     curl_easy_cleanup(d->curl);
   pthread_mutex_destroy(&d->fd_mu);
@@ -69,8 +98,11 @@ int berth_docker_clone(const struct berth_docker *from, struct berth_docker **re
   if (asprintf(&host, "unix://%s", from->socket_path) < 0)
     return berth_err_set(err, BERTH_E_NOMEM, "out of memory");
   int r = berth_docker_open(ret, host, err);
-  if (r >= 0)
+  if (r >= 0) {
     memcpy((*ret)->api, from->api, sizeof(from->api));
+    (*ret)->call_ms = from->call_ms;
+    (*ret)->stall_ms = from->stall_ms;
+  }
   return r;
 }
 
@@ -244,6 +276,41 @@ int berth__add_filters(struct berth_buf *q, const char *const *labels, const cha
   return berth_buf_addf(q, "%sfilters=%s", strchr(q->data ? q->data : "", '?') ? "&" : "?", e);
 }
 
+/* An entry's name for messages: Names[0] of a container, Name of the rest. */
+static const char *entry_name(const cJSON *c) {
+  const char *n = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "Name"));
+  if (!n)
+    n = cJSON_GetStringValue(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(c, "Names"), 0));
+  return n && n[0] == '/' ? n + 1 : n;
+}
+
+int berth__check_list(const cJSON *list, const char *call, const char *what,
+                      const char *const *keys, berth_err *err) {
+  if (!list || cJSON_IsNull(list))
+    return 0;
+  if (!cJSON_IsArray(list))
+    return berth_err_set(err, BERTH_E_PROTOCOL,
+                         "%s: the engine's list of %ss is not a list; is DOCKER_HOST a Docker "
+                         "engine?",
+                         call, what);
+  int i = 0, n = cJSON_GetArraySize(list);
+  const cJSON *c;
+  cJSON_ArrayForEach (c, list) {
+    i++;
+    for (const char *const *k = keys; *k; k++) {
+      if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(c, *k)))
+        continue;
+      const char *name = entry_name(c);
+      return berth_err_set(err, BERTH_E_PROTOCOL,
+                           "%s: the engine listed a %s without %s %s (entry %d of %d%s%.200s); "
+                           "is DOCKER_HOST a Docker engine? (docker info tells)",
+                           call, what, strchr("AEIOU", **k) ? "an" : "a", *k, i, n,
+                           name ? ", named " : "", name ? name : "");
+    }
+  }
+  return 0;
+}
+
 int berth__api_error(berth_err *err, long status, const char *body, size_t len) {
   int code = status == 404 ? BERTH_E_NOT_FOUND : status == 409 ? BERTH_E_CONFLICT : BERTH_E_API;
   _cleanup_json_ cJSON *j = body && len ? cJSON_ParseWithLength(body, len) : NULL;
@@ -271,11 +338,22 @@ struct transfer {
   berth_err cb_err; /* error raised inside a callback */
   bool stopped;     /* on_data asked to stop: not an error */
   struct berth_buf error_body;
+  /* the stall detector: the engine's silence allowed (0: any), when a
+   * byte last moved either way, the bytes counted so far */
+  int64_t limit_ms, last_ms;
+  curl_off_t moved;
+  bool answered, timed_out;
 };
+
+static void saw_bytes(struct transfer *t) {
+  t->last_ms = berth_now_ms();
+}
 
 static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud) {
   struct transfer *t = ud;
   size_t n = size * nmemb;
+  saw_bytes(t);
+  t->answered = true;
   long status = 0;
   curl_easy_getinfo(t->d->curl, CURLINFO_RESPONSE_CODE, &status);
   if (status >= 400) {
@@ -309,6 +387,8 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud) {
 static size_t on_header(char *buf, size_t size, size_t nitems, void *ud) {
   struct transfer *t = ud;
   size_t n = size * nitems;
+  saw_bytes(t);
+  t->answered = true;
   if (n > 12 && !strncasecmp(buf, "Api-Version:", 12)) {
     const char *v = buf + 12;
     while (*v == ' ' && v < buf + n)
@@ -334,11 +414,13 @@ static size_t on_read(char *buf, size_t size, size_t nitems, void *ud) {
     berth_err_errno(&t->cb_err, errno, "reading the request body");
     return CURL_READFUNC_ABORT;
   }
+  saw_bytes(t);
   return (size_t)n;
 }
 
 /* Called by libcurl about once a second, and on every transfer of data:
- * how a cancel flag ends a quiet stream (an interrupt shuts the socket). */
+ * how a cancel flag ends a quiet stream (an interrupt shuts the socket),
+ * and how a request the engine leaves silent for too long fails. */
 static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
                        curl_off_t ulnow) {
   struct transfer *t = ud;
@@ -346,7 +428,42 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
     t->stopped = true;
     return 1;
   }
+  if (dlnow + ulnow != t->moved) {
+    t->moved = dlnow + ulnow;
+    saw_bytes(t);
+  }
+  if (t->limit_ms && berth_now_ms() - t->last_ms >= t->limit_ms) {
+    t->timed_out = true;
+    return 1;
+  }
   return 0;
+}
+
+/* "60 s", "15 min", "250 ms". */
+static const char *span(char *buf, size_t size, int64_t ms) {
+  if (ms % 1000)
+    snprintf(buf, size, "%lld ms", (long long)ms);
+  else if (ms >= 120000 && ms % 60000 == 0)
+    snprintf(buf, size, "%lld min", (long long)(ms / 60000));
+  else
+    snprintf(buf, size, "%lld s", (long long)(ms / 1000));
+  return buf;
+}
+
+int berth__timeout_error(berth_err *err, const char *method, const char *path, int64_t ms, bool got,
+                         bool call) {
+  char d[32];
+  int len = (int)strcspn(path, "?"); /* the call, not its query */
+  const char *var = call ? "BERTH_ENGINE_TIMEOUT_MS" : "BERTH_ENGINE_STALL_MS";
+  if (!got)
+    return berth_err_set(err, BERTH_E_TIMEOUT,
+                         "the engine did not answer %s %.*s within %s; is it hung or overloaded? "
+                         "(docker info tells; %s sets how long berth waits)",
+                         method, len, path, span(d, sizeof(d), ms), var);
+  return berth_err_set(err, BERTH_E_TIMEOUT,
+                       "the engine sent nothing for %s in the middle of %s %.*s; is it hung or "
+                       "overloaded? (docker info tells; %s sets how long berth waits)",
+                       span(d, sizeof(d), ms), method, len, path, var);
 }
 
 static int unreachable(struct berth_docker *d, CURLcode rc, berth_err *err) {
@@ -362,6 +479,38 @@ static int unreachable(struct berth_docker *d, CURLcode rc, berth_err *err) {
                        "cannot reach the Docker engine at %s: %s; start it (sudo systemctl start "
                        "docker, or sudo dockerd &) or set DOCKER_HOST=unix:///path/to/docker.sock",
                        d->endpoint, why);
+}
+
+/* curl_easy_perform, but waking when the request's silence is due to end
+ * rather than at libcurl's next second, so a limit holds to the
+ * millisecond. The connection stays in d->multi's cache between calls. */
+static CURLcode perform(struct berth_docker *d, struct transfer *t) {
+  if (curl_multi_add_handle(d->multi, d->curl) != CURLM_OK)
+    return CURLE_OUT_OF_MEMORY;
+  CURLcode rc = CURLE_OK;
+  int running = 1;
+  while (running) {
+    if (curl_multi_perform(d->multi, &running) != CURLM_OK) {
+      rc = CURLE_RECV_ERROR;
+      break;
+    }
+    int wait_ms = 1000; /* the cancel flag is looked at every second */
+    if (running && t->limit_ms) {
+      int64_t left = t->last_ms + t->limit_ms - berth_now_ms();
+      wait_ms = left < 1 ? 1 : left < wait_ms ? (int)left + 1 : wait_ms;
+    }
+    if (running && curl_multi_poll(d->multi, NULL, 0, wait_ms, NULL) != CURLM_OK) {
+      rc = CURLE_RECV_ERROR;
+      break;
+    }
+  }
+  CURLMsg *m;
+  int left;
+  while ((m = curl_multi_info_read(d->multi, &left)))
+    if (m->msg == CURLMSG_DONE && m->easy_handle == d->curl)
+      rc = m->data.result;
+  curl_multi_remove_handle(d->multi, d->curl);
+  return rc;
 }
 
 /* Sets up the request's body (JSON, a streamed file descriptor, or none)
@@ -411,7 +560,11 @@ static struct curl_slist *request_body(CURL *c, const struct berth__req *req, co
 static int request_result(struct berth_docker *d, struct transfer *t, CURLcode rc, long status,
                           berth_err *err) {
   int r = 0;
-  if (t->cb_err) {
+  if (t->timed_out) {
+    berth_err_free(&t->cb_err);
+    r = berth__timeout_error(err, t->req->method, t->req->path, t->limit_ms, t->answered,
+                             t->req->patience == BERTH__CALL);
+  } else if (t->cb_err) {
     *err = TAKE_PTR(t->cb_err);
     r = -berth_err_code(*err);
     if (r == 0)
@@ -446,8 +599,15 @@ int berth__request(struct berth_docker *d, const struct berth__req *req, struct 
   if (req->json && !body)
     return berth_err_set(err, BERTH_E_NOMEM, "out of memory");
 
-  struct transfer t = {
-      .d = d, .req = req, .resp = resp, .error_body = BERTH_BUF_INIT(BERTH__MAX_ERROR_BODY)};
+  int64_t limit = req->patience == BERTH__CALL       ? (d->call_ms ? d->call_ms + req->extra_ms : 0)
+                  : req->patience == BERTH__TRANSFER ? d->stall_ms
+                                                     : 0;
+  struct transfer t = {.d = d,
+                       .req = req,
+                       .resp = resp,
+                       .error_body = BERTH_BUF_INIT(BERTH__MAX_ERROR_BODY),
+                       .limit_ms = limit,
+                       .last_ms = berth_now_ms()};
   if (interrupted(d))
     return berth_err_set(err, BERTH_E_IO, "talking to the Docker engine at %s: interrupted",
                          d->endpoint);
@@ -464,13 +624,12 @@ int berth__request(struct berth_docker *d, const struct berth__req *req, struct 
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &t);
-  /* Streams (logs -f, events) are idle for long stretches; no timeout. */
   curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 0L);
-  if (d->cancel) {
-    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-    curl_easy_setopt(c, CURLOPT_XFERINFODATA, &t);
-  }
+  /* No libcurl timeout: streams (logs -f, events) are idle for hours; the
+   * progress hook measures each request's silence against its limit. */
+  curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+  curl_easy_setopt(c, CURLOPT_XFERINFODATA, &t);
   interruptible(c, d);
 
   _cleanup_slist_ struct curl_slist *headers = request_body(c, req, body, &t);
@@ -478,7 +637,7 @@ int berth__request(struct berth_docker *d, const struct berth__req *req, struct 
     return berth_err_set(err, BERTH_E_NOMEM, "out of memory");
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
 
-  CURLcode rc = curl_easy_perform(c);
+  CURLcode rc = perform(d, &t);
   /* The request must not keep pointers into this frame. */
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
@@ -488,24 +647,29 @@ int berth__request(struct berth_docker *d, const struct berth__req *req, struct 
 
   int r = request_result(d, &t, rc, status, err);
   berth_buf_release(&t.error_body);
-  if (r < 0)
+  if (r < 0 && !t.timed_out) /* a timeout names the call already */
     return berth_err_wrap(err, "%s %s", req->method, req->path);
-  return 0;
+  return r < 0 ? r : 0;
+}
+
+int berth__call_req(struct berth_docker *d, const struct berth__req *req, cJSON **ret,
+                    berth_err *err) {
+  struct berth__resp resp = {.body = BERTH_BUF_INIT(BERTH__MAX_BODY)};
+  int r = berth__request(d, req, &resp, err);
+  if (r >= 0 && ret) {
+    *ret = resp.body.len ? cJSON_ParseWithLength(resp.body.data, resp.body.len) : NULL;
+    if (!*ret)
+      r = berth_err_set(err, BERTH_E_PROTOCOL, "%s %s: the engine's answer is not JSON",
+                        req->method, req->path);
+  }
+  berth_buf_release(&resp.body);
+  return r < 0 ? r : (int)resp.status;
 }
 
 int berth__call_json(struct berth_docker *d, const char *method, const char *path,
                      const cJSON *body, cJSON **ret, berth_err *err) {
-  struct berth__resp resp = {.body = BERTH_BUF_INIT(BERTH__MAX_BODY)};
   struct berth__req req = {.method = method, .path = path, .json = body, .body_fd = -1};
-  int r = berth__request(d, &req, &resp, err);
-  if (r >= 0 && ret) {
-    *ret = resp.body.len ? cJSON_ParseWithLength(resp.body.data, resp.body.len) : NULL;
-    if (!*ret)
-      r = berth_err_set(err, BERTH_E_PROTOCOL, "%s %s: the engine's answer is not JSON", method,
-                        path);
-  }
-  berth_buf_release(&resp.body);
-  return r < 0 ? r : (int)resp.status;
+  return berth__call_req(d, &req, ret, err);
 }
 
 int berth__list(struct berth_docker *d, const char *base, const char *const *labels, cJSON **ret,

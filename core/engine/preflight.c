@@ -88,7 +88,7 @@ static char *container_on_port(struct berth_docker *d, uint16_t port) {
   cJSON_ArrayForEach (c, all) {
     cJSON_ArrayForEach (pt, cJSON_GetObjectItemCaseSensitive(c, "Ports")) {
       const cJSON *pub = cJSON_GetObjectItemCaseSensitive(pt, "PublicPort");
-      if (cJSON_IsNumber(pub) && (uint16_t)pub->valueint == port) {
+      if (cJSON_IsNumber(pub) && pub->valueint == port) {
         const char *name = cJSON_GetStringValue(
             cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(c, "Names"), 0));
         return strdup(name ? (name[0] == '/' ? name + 1 : name) : "?");
@@ -337,15 +337,18 @@ static int remove_orphans(struct berth__engine *e, struct berth_docker *d, berth
     const char *rep = berth__label_of(c, BERTH_LABEL_REPLICA);
     if (svc && berth__unit_index(&e->pl, svc, rep ? atoi(rep) : 1) >= 0)
       continue;
+    /* Every entry has an Id (berth_docker_container_list checks). */
     const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "Id"));
     const char *name =
         cJSON_GetStringValue(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(c, "Names"), 0));
+    if (!id)
+      continue;
     struct berth__unit fake = {.name = (char *)(svc ? svc : "?"), .replica = rep ? atoi(rep) : 1};
     if (!e->o->remove_orphans) {
       berth__emit(e, &fake, BERTH_PHASE_WAITING,
                   "orphan container %s: no longer in the manifest; berth up --remove-orphans "
                   "removes it",
-                  name ? name + 1 : "?");
+                  name ? name + (name[0] == '/') : id);
       continue;
     }
     berth__emit(e, &fake, BERTH_PHASE_STOPPING, "removing orphan container");

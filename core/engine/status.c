@@ -31,11 +31,15 @@ int berth__status(struct berth_docker *d, const char *project, const char *servi
     const char *svc = berth__label_of(c, BERTH_LABEL_SERVICE);
     const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "Id"));
     const char *state = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "State"));
+    /* The list has an Id in every entry (berth_docker_container_list);
+     * the rest may be missing from an engine that is not Docker's. */
     s->service = strdup(svc ? svc : "?");
     s->replica = rep ? atoi(rep) : 1;
-    s->container = strdup(name ? (name[0] == '/' ? name + 1 : name) : "?");
     s->id = strdup(id ? id : "?");
-    s->state = strdup(state ? state : "?");
+    s->container = name    ? strdup(name[0] == '/' ? name + 1 : name)
+                   : s->id ? strndup(s->id, 12) /* as docker ps shows it */
+                           : NULL;
+    s->state = strdup(state ? state : "unknown");
     if (!s->service || !s->container || !s->id || !s->state)
       return berth_err_set(err, BERTH_E_NOMEM, "out of memory");
     s->ready_ms = -1;
@@ -60,7 +64,7 @@ int berth__status(struct berth_docker *d, const char *project, const char *servi
       const cJSON *priv = cJSON_GetObjectItemCaseSensitive(pt, "PrivatePort");
       const char *ip = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(pt, "IP"));
       const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(pt, "Type"));
-      if (!cJSON_IsNumber(pub))
+      if (!cJSON_IsNumber(pub) || pub->valueint <= 0 || pub->valueint > 65535)
         continue;
       char **urls = realloc(s->urls, (s->n_urls + 1) * sizeof(*urls));
       if (!urls)

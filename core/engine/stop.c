@@ -87,12 +87,15 @@ static int collect_jobs(struct berth__engine *e, const cJSON *list, bool remove,
       continue;
     const char *name =
         cJSON_GetStringValue(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(c, "Names"), 0));
+    /* Every entry has an Id (berth_docker_container_list checks). */
     const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "Id"));
+    if (!id)
+      continue;
     struct stop_job *j = &jobs[n++];
     long node = berth_graph_find(&g, svc);
     const struct berth_service *s = berth_project_service(e->p, svc);
     *j = (struct stop_job){
-        .id = strdup(id ? id : ""),
+        .id = strdup(id),
         .name = strdup(name && name[0] == '/' ? name + 1
                        : name                 ? name
                                               : "?"),
@@ -146,32 +149,34 @@ static int remove_objects(struct berth__engine *e, const char *const *labels, be
   struct berth_docker *d = e->d;
   _cleanup_json_ cJSON *nets = NULL, *vols = NULL;
   if (berth_docker_network_list(d, labels, &nets, err) < 0)
-    return -1;
+    return -berth_err_code(*err);
   const cJSON *c;
   cJSON_ArrayForEach (c, nets) {
     const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "Id"));
-    if (berth_docker_network_remove(d, id, err) < 0) {
+    if (id && berth_docker_network_remove(d, id, err) < 0) { /* the list has Ids: checked */
       if (berth_err_code(*err) != BERTH_E_NOT_FOUND)
-        return -1;
+        return -berth_err_code(*err);
       berth_err_free(err);
     }
   }
   if (!e->o->volumes)
     return 0;
   if (berth_docker_volume_list(d, labels, &vols, err) < 0)
-    return -1;
+    return -berth_err_code(*err);
   cJSON_ArrayForEach (c, cJSON_GetObjectItemCaseSensitive(vols, "Volumes")) {
     const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "Name"));
+    if (!name) /* the list has names: checked */
+      continue;
     if (berth_docker_volume_remove(d, name, false, err) < 0) {
       if (berth_err_code(*err) != BERTH_E_NOT_FOUND)
-        return -1;
+        return -berth_err_code(*err);
       berth_err_free(err);
     }
     berth__emit_name(e, name, BERTH_PHASE_REMOVED, "removed volume %s", name);
   }
   /* The credentials protected data that is gone now. */
   if (e->o->state && berth_state_forget_secrets(e->o->state, e->p->name, err) < 0)
-    return -1;
+    return -berth_err_code(*err);
   return 0;
 }
 

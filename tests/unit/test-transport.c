@@ -1,6 +1,6 @@
 /* core/docker/transport.c: version negotiation, error mapping, query
- * filters, DOCKER_HOST and what happens when the engine is not there. No
- * engine is needed: every case here is decided before or without one. */
+ * filters, DOCKER_HOST, what happens when the engine is not there, and
+ * when it is there but stalls (a fake engine, tests/unit/fake-engine.h). */
 #include <curl/curl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,7 +15,10 @@
 
 #include <cmocka.h>
 
+#include "berth/clock.h"
 #include "docker-internal.h"
+#include "fake-engine.h"
+#include "fixture.h"
 
 /* ---- versions ---- */
 
@@ -490,6 +493,221 @@ static void test_ping_nobody_listening(void **state) {
   free(path);
 }
 
+/* ---- an engine that stalls ---- */
+
+/* The limits come from the environment when a client is opened. */
+static struct berth_docker *open_fake(const struct fake_engine *f, const char *call_ms,
+                                      const char *stall_ms) {
+  setenv("BERTH_ENGINE_TIMEOUT_MS", call_ms, 1);
+  setenv("BERTH_ENGINE_STALL_MS", stall_ms, 1);
+  struct berth_docker *d = NULL;
+  berth_err err = NULL;
+  int r = berth_docker_open(&d, f->host, &err);
+  unsetenv("BERTH_ENGINE_TIMEOUT_MS");
+  unsetenv("BERTH_ENGINE_STALL_MS");
+  if (r < 0)
+    fail_msg("open: %s", berth_err_root_msg(err));
+  return d;
+}
+
+static void test_call_stalls(void **state) {
+  /* Accepts, reads the request, never answers. */
+  static const struct fake_route routes[] = {
+      {.method = "GET", .prefix = "/_ping", .mode = FAKE_SILENT}, {0}};
+  static struct fake_engine f;
+  fake_engine_start(&f, routes);
+  struct berth_docker *d = open_fake(&f, "300", "0");
+  berth_err err = NULL;
+  int64_t t0 = berth_now_ms();
+  int r = berth_docker_ping(d, &err);
+  int64_t took = berth_now_ms() - t0;
+  assert_int_equal(r, -BERTH_E_TIMEOUT);
+  assert_int_equal(berth_err_code(err), BERTH_E_TIMEOUT);
+  char *msg = berth_err_string(err);
+  /* Names the call and the limit, and says what sets it. */
+  assert_string_equal(msg, "the engine did not answer GET /_ping within 300 ms; is it hung or "
+                           "overloaded? (docker info tells; BERTH_ENGINE_TIMEOUT_MS sets how "
+                           "long berth waits)");
+  free(msg);
+  berth_err_free(&err);
+  /* Not before the limit (how long after it is the bench's business). */
+  assert_true(took >= 300);
+  print_message("a stalled GET /_ping failed after %lld ms (limit 300 ms)\n", (long long)took);
+  berth_docker_close(d);
+  fake_engine_stop(&f);
+}
+
+static void test_list_stalls_names_call_without_query(void **state) {
+  static const struct fake_route routes[] = {
+      FAKE_PING, {.method = "GET", .prefix = "/containers/json", .mode = FAKE_SILENT}, {0}};
+  static struct fake_engine f;
+  fake_engine_start(&f, routes);
+  struct berth_docker *d = open_fake(&f, "1500", "0");
+  static const char *const labels[] = {"berth.project=demo", NULL};
+  cJSON *list = NULL;
+  berth_err err = NULL;
+  assert_int_equal(berth_docker_container_list(d, labels, true, &list, &err), -BERTH_E_TIMEOUT);
+  assert_null(list);
+  char *msg = berth_err_string(err);
+  assert_contains(msg, "did not answer GET /containers/json within 1500 ms");
+  assert_null(strstr(msg, "filters")); /* the call, not its escaped query */
+  free(msg);
+  berth_err_free(&err);
+  berth_docker_close(d);
+  fake_engine_stop(&f);
+}
+
+static void test_slow_answer_is_no_stall(void **state) {
+  /* A byte of the body every 50 ms, 2.5 s in all, under a 1 s limit:
+   * slow, never silent for long (libcurl reports the head by whole
+   * lines, so it comes at once). */
+  static const struct fake_route routes[] = {
+      FAKE_PING,
+      {.method = "GET",
+       .prefix = "/info",
+       .mode = FAKE_TRICKLE,
+       .body = "{\"Name\":\"slow\",\"Pad\":\"0123456789012345678901234567890123\"}",
+       .trickle_ms = 50},
+      {0}};
+  static struct fake_engine f;
+  fake_engine_start(&f, routes);
+  struct berth_docker *d = open_fake(&f, "1000", "0");
+  cJSON *info = NULL;
+  berth_err err = NULL;
+  int r = berth_docker_info(d, &info, &err);
+  if (r < 0)
+    fail_msg("info: %s", berth_err_root_msg(err));
+  assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(info, "Name")), "slow");
+  cJSON_Delete(info);
+  /* The connection stays open between calls (ping, info, info). */
+  assert_int_equal(berth_docker_info(d, &info, &err), 0);
+  cJSON_Delete(info);
+  assert_int_equal(f.n_conns, 1);
+  berth_docker_close(d);
+  fake_engine_stop(&f);
+}
+
+static void test_pull_stalls_mid_stream(void **state) {
+  /* The head and one progress message, then nothing. */
+  static const struct fake_route routes[] = {FAKE_PING,
+                                             {.method = "POST",
+                                              .prefix = "/images/create",
+                                              .mode = FAKE_HEAD_ONLY,
+                                              .body = "{\"status\":\"Pulling fs layer\"}\n"},
+                                             {0}};
+  static struct fake_engine f;
+  fake_engine_start(&f, routes);
+  /* A call may wait 1 s, a transfer 2 s: the transfer's limit holds. */
+  struct berth_docker *d = open_fake(&f, "1000", "2000");
+  berth_err err = NULL;
+  int64_t t0 = berth_now_ms();
+  int r = berth_docker_image_pull(d, "postgres:15", NULL, NULL, &err);
+  int64_t took = berth_now_ms() - t0;
+  assert_int_equal(r, -BERTH_E_TIMEOUT);
+  char *msg = berth_err_string(err);
+  assert_string_equal(msg, "pulling postgres:15: the engine sent nothing for 2 s in the middle of "
+                           "POST /images/create; is it hung or overloaded? (docker info tells; "
+                           "BERTH_ENGINE_STALL_MS sets how long berth waits)");
+  free(msg);
+  berth_err_free(&err);
+  assert_true(took >= 2000);
+  berth_docker_close(d);
+  fake_engine_stop(&f);
+}
+
+static atomic_int cancel_flag;
+
+static void *cancel_later(void *arg) {
+  berth_sleep_ms(*(int *)arg);
+  atomic_store(&cancel_flag, 1);
+  return NULL;
+}
+
+static int count_event(const cJSON *ev, void *ud) {
+  (*(int *)ud)++;
+  return 0;
+}
+
+static void test_quiet_events_are_not_timed(void **state) {
+  /* The events stream says nothing for longer than both limits; it ends
+   * when its owner cancels it, not with a timeout. */
+  static const struct fake_route routes[] = {FAKE_PING,
+                                             {.method = "GET",
+                                              .prefix = "/events",
+                                              .mode = FAKE_HEAD_ONLY,
+                                              .body = "{\"Action\":\"start\"}\n"},
+                                             {0}};
+  static struct fake_engine f;
+  fake_engine_start(&f, routes);
+  struct berth_docker *d = open_fake(&f, "500", "500");
+  atomic_store(&cancel_flag, 0);
+  berth_docker_set_cancel(d, &cancel_flag);
+  pthread_t t;
+  int after = 2000;
+  assert_int_equal(pthread_create(&t, NULL, cancel_later, &after), 0);
+  struct berth_docker_events_opts eo = {0};
+  int events = 0;
+  berth_err err = NULL;
+  int r = berth_docker_events(d, &eo, count_event, &events, &err);
+  pthread_join(t, NULL);
+  if (r < 0)
+    fail_msg("events: %s", berth_err_root_msg(err));
+  assert_int_equal(events, 1);
+  berth_docker_close(d);
+  fake_engine_stop(&f);
+}
+
+static int sink(enum berth_docker_stream s, const char *data, size_t len, void *ud) {
+  return 0;
+}
+
+static void test_exec_start_stalls(void **state) {
+  static const struct fake_route routes[] = {
+      FAKE_PING,
+      {.method = "POST", .prefix = "/containers/c1/exec", .status = 201, .body = "{\"Id\":\"e1\"}"},
+      {.method = "POST", .prefix = "/exec/e1/start", .mode = FAKE_SILENT},
+      {0}};
+  static struct fake_engine f;
+  fake_engine_start(&f, routes);
+  struct berth_docker *d = open_fake(&f, "1000", "0");
+  static const char *const cmd[] = {"true", NULL};
+  struct berth_docker_exec_opts xo = {.cmd = cmd, .stdin_fd = -1};
+  int code = -1;
+  berth_err err = NULL;
+  int r = berth_docker_exec(d, "c1", &xo, sink, NULL, &code, &err);
+  assert_int_equal(r, -BERTH_E_TIMEOUT);
+  char *msg = berth_err_string(err);
+  assert_contains(msg, "did not answer POST /exec/e1/start within 1 s");
+  free(msg);
+  berth_err_free(&err);
+  berth_docker_close(d);
+  fake_engine_stop(&f);
+}
+
+static void test_timeout_env_checked(void **state) {
+  static const char *const bad[] = {"abc", "-1", "10s", "99999999999999999999"};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+    setenv("BERTH_ENGINE_TIMEOUT_MS", bad[i], 1);
+    struct berth_docker *d = NULL;
+    berth_err err = NULL;
+    int r = berth_docker_open(&d, "unix:///tmp/x.sock", &err);
+    unsetenv("BERTH_ENGINE_TIMEOUT_MS");
+    assert_int_equal(r, -BERTH_E_INVALID);
+    assert_null(d);
+    assert_non_null(strstr(berth_err_root_msg(err), "BERTH_ENGINE_TIMEOUT_MS="));
+    berth_err_free(&err);
+  }
+  /* 0 turns it off; unset is the default. */
+  struct berth_docker *d = NULL;
+  berth_err err = NULL;
+  setenv("BERTH_ENGINE_STALL_MS", "0", 1);
+  assert_int_equal(berth_docker_open(&d, "unix:///tmp/x.sock", &err), 0);
+  unsetenv("BERTH_ENGINE_STALL_MS");
+  assert_int_equal(d->stall_ms, 0);
+  assert_int_equal(d->call_ms, BERTH__CALL_TIMEOUT_MS);
+  berth_docker_close(d);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_version_cmp),
@@ -519,6 +737,13 @@ int main(void) {
       cmocka_unit_test(test_open_unix_without_path),
       cmocka_unit_test_setup_teardown(test_ping_unreachable, make_dir, remove_dir),
       cmocka_unit_test_setup_teardown(test_ping_nobody_listening, make_dir, remove_dir),
+      cmocka_unit_test_teardown(test_call_stalls, fake_engine_teardown),
+      cmocka_unit_test_teardown(test_list_stalls_names_call_without_query, fake_engine_teardown),
+      cmocka_unit_test_teardown(test_slow_answer_is_no_stall, fake_engine_teardown),
+      cmocka_unit_test_teardown(test_pull_stalls_mid_stream, fake_engine_teardown),
+      cmocka_unit_test_teardown(test_quiet_events_are_not_timed, fake_engine_teardown),
+      cmocka_unit_test_teardown(test_exec_start_stalls, fake_engine_teardown),
+      cmocka_unit_test(test_timeout_env_checked),
   };
   int r = cmocka_run_group_tests(tests, NULL, NULL);
   curl_global_cleanup(); /* berth_docker_open initialised libcurl */
