@@ -161,7 +161,7 @@ static int set_id(struct berth__engine *e, struct berth__unit *u, char *id, bert
   return id ? 0 : berth_err_set(err, BERTH_E_NOMEM, "out of memory");
 }
 
-/* The unit's file, written before the container first starts. */
+/* The unit's file, written into its container before it starts. */
 static int put_file(struct berth__unit *u, struct berth_docker *d, berth_err *err) {
   _cleanup_close_ int fd = memfd_create("berth-file", MFD_CLOEXEC);
   if (fd < 0)
@@ -219,6 +219,9 @@ static int converge(struct berth__engine *e, struct berth__unit *u, struct berth
     if (r < 0 || (*ret_unchanged = st && !strcmp(st, "running")))
       return r;
     berth__emit(e, u, BERTH_PHASE_STARTING, "starting");
+    /* Again: an up killed between create and put left it without. */
+    if (u->file && put_file(u, d, err) < 0)
+      return -1;
     return berth_docker_container_start(d, u->id, err);
   }
   if (have) {
