@@ -60,7 +60,7 @@ for svc in cache db; do
 done
 docker exec "$(id_of cache)" sh -c 'cat /proc/[0-9]*/cmdline' | tr '\0' ' ' | grep -q pwned &&
   fail "redis's command line holds the password"
-ps -eo args | grep -v grep | grep -q "pwned-2" && fail "ps on the host shows the password"
+pgrep -f "pwned-2" >/dev/null && fail "ps on the host shows the password"
 
 # --- env: the exact values, nothing run ----------------------------------------
 port_of() { docker port "$(id_of "$1")" "$2/tcp" | sed -n 's/^127\.0\.0\.1://p' | head -n 1; }
@@ -106,14 +106,17 @@ services:
       db: {database: "x'; touch $WORK/pwned-3; '"}
       cache: {as: "\$\$(touch $WORK/pwned-4)"}
 EOF
+has() { grep -Fq -- "$1" <<<"$ERR"; }
 for cmd in config "env api" env; do
   # shellcheck disable=SC2086 # cmd is words
   capture "$BERTH" --no-color -p "$PROJECT" -f "$HOSTILE" $cmd
   [ "$RC" = 2 ] || fail "$cmd of the hostile manifest exited $RC, want 2"
-  grep -Fq "hostile.yaml:8:" <<<"$ERR" && grep -Fq "services.api.uses.db.database: \"x'; touch" <<<"$ERR" ||
+  if ! { has "hostile.yaml:8:" && has "services.api.uses.db.database: \"x'; touch"; }; then
     fail "$cmd does not name the database's line"
-  grep -Fq "hostile.yaml:9:" <<<"$ERR" && grep -Fq "services.api.uses.cache.as: \"\$(touch" <<<"$ERR" ||
+  fi
+  if ! { has "hostile.yaml:9:" && has "services.api.uses.cache.as: \"\$(touch"; }; then
     fail "$cmd does not name the variable's line"
+  fi
   [ -z "$OUT" ] || fail "$cmd printed something to eval: $OUT"
   (cd "$WORK" && eval "$OUT")
 done
