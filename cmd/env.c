@@ -1,10 +1,46 @@
 /* berth env: the connection URLs of the running infra, for tools on the
  * laptop (host ports on 127.0.0.1). */
+#include <ctype.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "berth/cleanup.h"
 #include "project.h"
+
+/* A POSIX shell variable name: what eval can assign, nothing it runs. */
+static bool var_name_ok(const char *s) {
+  if (!(isalpha((unsigned char)*s) || *s == '_'))
+    return false;
+  for (; *s; s++)
+    if (!isalnum((unsigned char)*s) && *s != '_')
+      return false;
+  return true;
+}
+
+/* KEY='VALUE' for eval "$(berth env)": the value single-quoted, each '
+ * inside as '\''; nothing is printed unless every name is plain. */
+static int print_shell(const struct berth_kvv *vars) {
+  for (size_t i = 0; i < vars->n; i++)
+    if (!var_name_ok(vars->v[i].key)) {
+      berth_err err = NULL;
+      berth_err_set(&err, BERTH_E_INVALID,
+                    "\"%.64s\" is not a shell variable name (use letters, digits and _, not "
+                    "starting with a digit); nothing printed",
+                    vars->v[i].key);
+      return berth_report(&err, 1);
+    }
+  for (size_t i = 0; i < vars->n; i++) {
+    printf("%s='", vars->v[i].key);
+    for (const char *c = vars->v[i].value; *c; c++)
+      if (*c == '\'')
+        fputs("'\\''", stdout);
+      else
+        putchar(*c);
+    puts("'");
+  }
+  return 0;
+}
 
 static int run(int argc_, char **argv_, const struct berth_globals *g) {
   static const struct berth_flags fl = {.n = 0};
@@ -31,9 +67,7 @@ static int run(int argc_, char **argv_, const struct berth_globals *g) {
       ok = cJSON_AddStringToObject(o, vars.v[i].key, vars.v[i].value);
     code = berth_out_json(ok ? o : NULL);
   } else {
-    /* Shell syntax: eval "$(berth env api)" */
-    for (size_t i = 0; i < vars.n; i++)
-      printf("%s='%s'\n", vars.v[i].key, vars.v[i].value);
+    code = print_shell(&vars); /* eval "$(berth env api)" */
   }
   for (size_t i = 0; i < vars.n; i++) {
     free(vars.v[i].key);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cleanup.h"
+#include "infra/infra.h"
 #include "manifest-internal.h"
 
 static void read_condition(struct berth__reader *r, void *obj, const struct berth_node *c,
@@ -206,19 +207,25 @@ static void read_probe(struct berth__reader *r, struct berth_service *s, const s
   }
 }
 
+/* Each is checked here, where its node is: they end up in URLs and in
+ * `eval "$(berth env)"` (as names a shell variable). A refused one is
+ * left unset, so berth__check_uses does not report it again. */
 static void read_use_database(struct berth__reader *r, void *obj, const struct berth_node *v,
                               const char *path) {
-  ((struct berth_use *)obj)->database = berth__read_str(r, v, path);
+  if (berth__check_ident(r, v, path, "database name", BERTH__IDENT_NAME))
+    ((struct berth_use *)obj)->database = berth__read_str(r, v, path);
 }
 
 static void read_use_vhost(struct berth__reader *r, void *obj, const struct berth_node *v,
                            const char *path) {
-  ((struct berth_use *)obj)->vhost = berth__read_str(r, v, path);
+  if (berth__check_ident(r, v, path, "vhost name", BERTH__IDENT_VHOST))
+    ((struct berth_use *)obj)->vhost = berth__read_str(r, v, path);
 }
 
 static void read_use_as(struct berth__reader *r, void *obj, const struct berth_node *v,
                         const char *path) {
-  ((struct berth_use *)obj)->as = berth__read_str(r, v, path);
+  if (berth__check_ident(r, v, path, "variable name", BERTH__IDENT_VAR))
+    ((struct berth_use *)obj)->as = berth__read_str(r, v, path);
 }
 
 /* uses: [NAME] or {NAME: {database, vhost, as}}. */

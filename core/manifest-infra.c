@@ -13,6 +13,10 @@ void berth__read_infra(struct berth__reader *r, const struct berth_node *k,
                        const struct berth_node *n, const struct berth_image_refs *images) {
   char path[BERTH__PATH_MAX], q[BERTH__PATH_MAX];
   berth__pathf(path, "infra.%s", k->value);
+  /* The name becomes a container's and a host's name, a database role's
+   * key and berth env's variable (<NAME>_DATABASE_URL): a plain one. The
+   * instance is read all the same, so its uses do not repeat the error. */
+  berth__check_ident(r, k, path, "infra instance name", BERTH__IDENT_NAME);
   const struct berth_node *m = n;
   if (!berth_node_is_null(n) && n->type != BERTH_NODE_MAP) {
     berth__error(r, n, path, "expected a mapping (kind, version, ...), found %s",

@@ -54,6 +54,10 @@ struct berth__unit {
   char *provision;
   const char *const *provision_cmd;
   struct berth_strv exec_env;
+  /* a file put into the container before it starts (infra: redis's
+   * password), or NULL */
+  const char *file_path;
+  char *file;
   bool selected;
   /* runtime, under the engine's lock */
   enum berth__ustate st;

@@ -34,6 +34,7 @@ static void unit_free(struct berth__unit *u) {
   berth_strv_release(&u->networks);
   free(u->probe_password);
   free(u->provision);
+  free(u->file);
   free(u->id);
   free(u->body);
 }
@@ -306,6 +307,8 @@ static int plan_infra(const struct berth_project *p, const struct berth__plan_op
   u->exec_env = ic.exec_env;
   u->provision = ic.provision;
   u->provision_cmd = u->kind->provision_cmd;
+  u->file_path = ic.file_path;
+  u->file = ic.file;
   u->probe_password = ic.probe_password;
   u->probe = UP_PROTO;
   u->target = (struct berth_probe_target){.proto = u->kind->probe,
@@ -396,6 +399,9 @@ static int finish_spec(const struct berth_project *p, struct berth__unit *u, ber
   }
   if (u->provision && u->kind->provision_key &&
       !cJSON_AddStringToObject(body, u->kind->provision_key, u->provision))
+    return NOMEM(err);
+  /* Docker ignores these keys; the hash does not. */
+  if (u->file && !cJSON_AddStringToObject(body, "x-berth-file", u->file))
     return NOMEM(err);
   if (!(u->body = cJSON_PrintUnformatted(body)))
     return NOMEM(err);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "berth/buf.h"
+#include "berth/tar.h"
 #include "cleanup.h"
 #include "engine-internal.h"
 
@@ -160,6 +161,25 @@ static int set_id(struct berth__engine *e, struct berth__unit *u, char *id, bert
   return id ? 0 : berth_err_set(err, BERTH_E_NOMEM, "out of memory");
 }
 
+/* The unit's file, written into its container before it starts. */
+static int put_file(struct berth__unit *u, struct berth_docker *d, berth_err *err) {
+  _cleanup_close_ int fd = memfd_create("berth-file", MFD_CLOEXEC);
+  if (fd < 0)
+    return berth_err_errno(err, errno, "preparing a file for %s", u->name);
+  struct berth_tar *t = NULL;
+  int r = berth_tar_open_fd(&t, fd, err);
+  if (r >= 0)
+    r = berth_tar_add_data(t, u->file_path + 1, 0444, 0, u->file, strlen(u->file), err);
+  if (r >= 0)
+    r = berth_tar_close(t, err);
+  berth_tar_free(t);
+  if (r >= 0 && lseek(fd, 0, SEEK_SET) < 0)
+    r = berth_err_errno(err, errno, "preparing a file for %s", u->name);
+  if (r >= 0)
+    r = berth_docker_archive_put(d, u->id, "/", fd, err);
+  return r < 0 ? berth_err_wrap(err, "writing %s into %s", u->file_path, u->name) : 0;
+}
+
 static int create_container(struct berth__engine *e, struct berth__unit *u, struct berth_docker *d,
                             berth_err *err) {
   berth_err ce = NULL;
@@ -183,7 +203,7 @@ static int create_container(struct berth__engine *e, struct berth__unit *u, stru
     if ((r = berth_docker_network_connect(d, u->networks.v[i], u->id,
                                           (const char *const *)u->aliases[i].v, err)) < 0)
       return r;
-  return 0;
+  return u->file ? put_file(u, d, err) : 0;
 }
 
 /* Keeps, starts or recreates u's container; *ret_unchanged when it was
@@ -199,6 +219,9 @@ static int converge(struct berth__engine *e, struct berth__unit *u, struct berth
     if (r < 0 || (*ret_unchanged = st && !strcmp(st, "running")))
       return r;
     berth__emit(e, u, BERTH_PHASE_STARTING, "starting");
+    /* Again: an up killed between create and put left it without. */
+    if (u->file && put_file(u, d, err) < 0)
+      return -1;
     return berth_docker_container_start(d, u->id, err);
   }
   if (have) {

@@ -46,6 +46,12 @@ struct berth__infra_container {
   char *probe_password;       /* the probe authenticates with it (redis), or NULL */
   char *provision;            /* the script fed to provision_cmd, or NULL */
   struct berth_strv exec_env; /* environment of the provisioning exec */
+  /* A file written into the container once it is created and before it
+   * starts (file_path absolute, file its contents, or NULL): for a secret
+   * that must not be in its command or environment, which `docker
+   * inspect` shows (and the host's ps shows the command). */
+  const char *file_path;
+  char *file;
 };
 
 struct berth__infra_kind {
@@ -100,8 +106,29 @@ char *berth__pct(const char *s);
 /* Identifiers berth writes into SQL and shell, always quoted as well:
  * letters, digits, _ and -, at most 63, not starting with a digit. */
 bool berth__safe_ident(const char *s);
-char *berth__sql_literal(const char *s);
-char *berth__sh_quote(const char *s);
+/* A POSIX shell variable name: [A-Za-z_][A-Za-z0-9_]*. */
+bool berth__env_name_ok(const char *s);
+/* The manifest's identifiers are checked where they are read, so that
+ * `config` refuses what `up` would: a name (berth__safe_ident), a vhost
+ * (a name or "/"), or a variable name (berth__env_name_ok). */
+enum berth__ident { BERTH__IDENT_NAME, BERTH__IDENT_VHOST, BERTH__IDENT_VAR };
+/* False, with an error at n naming path, what it is and what is
+ * allowed, when the scalar n is not one; true for anything else (its
+ * reader reports a wrong type). */
+bool berth__check_ident(struct berth__reader *r, const struct berth_node *n, const char *path,
+                        const char *what, enum berth__ident kind);
+/* The same for each item of a list (or a single scalar) of names. */
+void berth__check_idents(struct berth__reader *r, const struct berth_node *n, const char *path,
+                         const char *what, enum berth__ident kind);
+/* A password of the manifest: a string of at most BERTH__SECRET_MAX
+ * bytes, so that quoting it never reaches its bound. NULL when absent. */
+#define BERTH__SECRET_MAX 4096
+char *berth__read_secret(struct berth__reader *r, const struct berth_node *n, const char *path);
+/* s as an SQL string literal ('' inside) or a single-quoted shell word
+ * ('\'' inside), in *ret; fails (BERTH_E_TOO_BIG) rather than cut a value
+ * whose quote would then stay open. */
+int berth__sql_literal(const char *s, char **ret, berth_err *err);
+int berth__sh_quote(const char *s, char **ret, berth_err *err);
 /* A password given in the manifest, else the state's key of the instance. */
 int berth__infra_secret(const struct berth__infra_ctx *c, const char *given, const char *key,
                         char **ret, berth_err *err);

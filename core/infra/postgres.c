@@ -7,6 +7,7 @@
 
 #include "berth/buf.h"
 #include "cleanup.h"
+#include "hash.h"
 #include "infra.h"
 #include "manifest-internal.h"
 
@@ -27,6 +28,7 @@ static void read_databases(struct berth__reader *r, struct berth_infra *in,
     if (!d)
       return;
     if (berth__is_scalar(it)) {
+      berth__check_ident(r, it, p, "database name", BERTH__IDENT_NAME);
       d->name = berth__strdup(r, it->value);
       continue;
     }
@@ -34,16 +36,23 @@ static void read_databases(struct berth__reader *r, struct berth_infra *in,
     if (!m)
       continue;
     berth__check_keys(r, m, p, keys, NULL);
-    d->name = berth__read_str(r, berth_node_get(m, "name"), berth__pathf(q, "%s.name", p));
+    const struct berth_node *name = berth_node_get(m, "name"), *owner = berth_node_get(m, "owner");
+    d->name = berth__read_str(r, name, berth__pathf(q, "%s.name", p));
     if (!d->name)
       berth__error(r, m, p, "a database needs a name");
-    d->owner = berth__read_str(r, berth_node_get(m, "owner"), berth__pathf(q, "%s.owner", p));
+    else
+      berth__check_ident(r, name, q, "database name", BERTH__IDENT_NAME);
+    d->owner = berth__read_str(r, owner, berth__pathf(q, "%s.owner", p));
+    berth__check_ident(r, owner, q, "role name", BERTH__IDENT_NAME);
     d->password =
-        berth__read_str(r, berth_node_get(m, "password"), berth__pathf(q, "%s.password", p));
-    berth__read_strv(r, berth_node_get(m, "schemas"), berth__pathf(q, "%s.schemas", p), &d->schemas,
-                     false, false);
-    berth__read_strv(r, berth_node_get(m, "extensions"), berth__pathf(q, "%s.extensions", p),
-                     &d->extensions, false, false);
+        berth__read_secret(r, berth_node_get(m, "password"), berth__pathf(q, "%s.password", p));
+    const struct berth_node *schemas = berth_node_get(m, "schemas"),
+                            *extensions = berth_node_get(m, "extensions");
+    berth__read_strv(r, schemas, berth__pathf(q, "%s.schemas", p), &d->schemas, false, false);
+    berth__check_idents(r, schemas, q, "schema name", BERTH__IDENT_NAME);
+    berth__read_strv(r, extensions, berth__pathf(q, "%s.extensions", p), &d->extensions, false,
+                     false);
+    berth__check_idents(r, extensions, q, "extension name", BERTH__IDENT_NAME);
   }
 }
 
@@ -62,30 +71,63 @@ static int owner_of(const struct berth__infra_ctx *c, const struct berth_pg_data
   return berth__infra_secret(c, d->password, key, ret_pw, err);
 }
 
+/* A dollar-quote tag that does not occur in body, which holds passwords
+ * ("$$" in one would end a $$ body). It is derived from the body rather
+ * than random, since the script is part of the config hash and must be
+ * the same at every up; a password made to contain every candidate is
+ * refused, never run. */
+static int dollar_tag(const char *body, char tag[24], berth_err *err) {
+  uint64_t h = berth_fnv1a(BERTH_FNV_INIT, body, strlen(body));
+  for (int i = 0; i < 8; i++, h = berth_fnv1a(h, "$", 1)) {
+    snprintf(tag, 24, "$b%016llx$", (unsigned long long)h);
+    if (!strstr(body, tag))
+      return 0;
+  }
+  return berth_err_set(err, BERTH_E_INVALID, "no dollar-quote tag fits the role's password");
+}
+
+/* The owner role, created or given its password: one DO block, so that
+ * a role that appears meanwhile (a killed earlier up still provisioning)
+ * is altered instead. */
+static int role_sql(const char *owner, const char *pw, struct berth_buf *b, berth_err *err) {
+  _cleanup_free_ char *lit = NULL, *body = NULL;
+  char tag[24];
+  int r = berth__sql_literal(pw, &lit, err);
+  if (r < 0)
+    return r;
+  if (asprintf(&body,
+               "BEGIN CREATE ROLE \"%s\" LOGIN PASSWORD %s; EXCEPTION WHEN duplicate_object THEN "
+               "ALTER ROLE \"%s\" LOGIN PASSWORD %s; END",
+               owner, lit, owner, lit) < 0)
+    return berth_err_set(err, BERTH_E_NOMEM, "out of memory");
+  if ((r = dollar_tag(body, tag, err)) < 0)
+    return r;
+  if ((r = berth_buf_addf(b, "DO %s%s%s;\n", tag, body, tag)) < 0)
+    return berth_err_set(err, -r, "the provisioning script is too big");
+  return 0;
+}
+
 static int database_sql(const struct berth__infra_ctx *c, const struct berth_pg_database *d,
                         struct berth_buf *b, berth_err *err) {
   const struct berth_infra *in = c->in;
   const char *owner;
-  _cleanup_free_ char *pw = NULL, *lit = NULL;
+  _cleanup_free_ char *pw = NULL;
   int r = owner_of(c, d, &owner, &pw, err);
   if (r < 0)
     return r;
+  /* The manifest's reader refused these already; the model may come from
+   * elsewhere. */
   if (!berth__safe_ident(d->name) || !berth__safe_ident(owner))
     return berth_err_set(err, BERTH_E_INVALID,
                          "infra %s: database and role names must be letters, digits, _ or - "
                          "(got \"%s\" owned by \"%s\")",
                          in->name, d->name, owner);
-  if (!(lit = berth__sql_literal(pw)))
-    return berth_err_set(err, BERTH_E_NOMEM, "out of memory");
+  if ((r = role_sql(owner, pw, b, err)) < 0)
+    return berth_err_wrap(err, "infra %s: the role %s", in->name, owner);
   r = berth_buf_addf(b,
-                     "DO $$BEGIN CREATE ROLE \"%s\" LOGIN PASSWORD %s; EXCEPTION WHEN "
-                     "duplicate_object THEN ALTER ROLE \"%s\" LOGIN PASSWORD %s; END$$;\n",
-                     owner, lit, owner, lit);
-  if (r >= 0)
-    r = berth_buf_addf(b,
-                       "SELECT 'CREATE DATABASE \"%s\" OWNER \"%s\"' WHERE NOT EXISTS (SELECT FROM "
-                       "pg_database WHERE datname = '%s')\\gexec\n",
-                       d->name, owner, d->name);
+                     "SELECT 'CREATE DATABASE \"%s\" OWNER \"%s\"' WHERE NOT EXISTS (SELECT FROM "
+                     "pg_database WHERE datname = '%s')\\gexec\n",
+                     d->name, owner, d->name);
   if (r >= 0)
     r = berth_buf_addf(b, "\\connect \"%s\"\n", d->name);
   for (size_t s = 0; s < d->schemas.n && r >= 0; s++) {
@@ -111,10 +153,11 @@ static int provision_sql(const struct berth__infra_ctx *c, const char *su, char 
                          berth_err *err) {
   struct berth_buf b = BERTH_BUF_INIT(1 << 20);
   /* The superuser's password follows the state even over older data. */
-  _cleanup_free_ char *su_lit = berth__sql_literal(su);
-  int r =
-      su_lit ? berth_buf_addf(&b, "ALTER ROLE postgres PASSWORD %s;\n", su_lit) : -BERTH_E_NOMEM;
+  _cleanup_free_ char *su_lit = NULL;
+  int r = berth__sql_literal(su, &su_lit, err);
   if (r < 0)
+    r = berth_err_wrap(err, "infra %s: the superuser's password", c->in->name);
+  else if ((r = berth_buf_addf(&b, "ALTER ROLE postgres PASSWORD %s;\n", su_lit)) < 0)
     r = berth_err_set(err, -r, "out of memory");
   for (size_t i = 0; i < c->in->n_databases && r >= 0; i++)
     r = database_sql(c, &c->in->databases[i], &b, err);

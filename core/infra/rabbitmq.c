@@ -58,13 +58,16 @@ static void read_users(struct berth__reader *r, struct berth_infra *in, const st
     struct berth_mq_user *u = berth__grow(r, &in->users, &in->n_users, sizeof(*u));
     if (!u)
       return;
-    u->name = berth__read_str(r, berth_node_get(m, "name"), berth__pathf(q, "%s.name", p));
+    const struct berth_node *name = berth_node_get(m, "name"), *tags = berth_node_get(m, "tags");
+    u->name = berth__read_str(r, name, berth__pathf(q, "%s.name", p));
     if (!u->name)
       berth__error(r, m, p, "a user needs a name");
+    else
+      berth__check_ident(r, name, q, "user name", BERTH__IDENT_NAME);
     u->password =
-        berth__read_str(r, berth_node_get(m, "password"), berth__pathf(q, "%s.password", p));
-    berth__read_strv(r, berth_node_get(m, "tags"), berth__pathf(q, "%s.tags", p), &u->tags, true,
-                     false);
+        berth__read_secret(r, berth_node_get(m, "password"), berth__pathf(q, "%s.password", p));
+    berth__read_strv(r, tags, berth__pathf(q, "%s.tags", p), &u->tags, true, false);
+    berth__check_idents(r, tags, q, "user tag", BERTH__IDENT_NAME);
     read_permissions(
         r, in, u,
         berth__want_map(r, berth_node_get(m, "permissions"), berth__pathf(q, "%s.permissions", p)),
@@ -75,8 +78,9 @@ static void read_users(struct berth__reader *r, struct berth_infra *in, const st
 static void read_options(struct berth__reader *r, struct berth_infra *in,
                          const struct berth_node *m, const char *path) {
   char q[BERTH__PATH_MAX];
-  berth__read_strv(r, berth_node_get(m, "vhosts"), berth__pathf(q, "%s.vhosts", path), &in->vhosts,
-                   false, false);
+  const struct berth_node *vhosts = berth_node_get(m, "vhosts");
+  berth__read_strv(r, vhosts, berth__pathf(q, "%s.vhosts", path), &in->vhosts, false, false);
+  berth__check_idents(r, vhosts, q, "vhost name", BERTH__IDENT_VHOST);
   read_users(r, in, berth_node_get(m, "users"), berth__pathf(q, "%s.users", path));
   in->management = berth__read_bool(r, berth_node_get(m, "management"),
                                     berth__pathf(q, "%s.management", path), false);
@@ -89,6 +93,9 @@ static int user_password(const struct berth__infra_ctx *c, const struct berth_mq
   return berth__infra_secret(c, u->password, key, ret, err);
 }
 
+/* Every word of the script is single-quoted: names are checked plain
+ * (the manifest's reader refused others; the model may come from
+ * elsewhere), passwords and regular expressions shell-quoted. */
 static int user_sh(const struct berth__infra_ctx *c, const struct berth_mq_user *u,
                    struct berth_buf *b, berth_err *err) {
   if (!berth__safe_ident(u->name))
@@ -98,28 +105,32 @@ static int user_sh(const struct berth__infra_ctx *c, const struct berth_mq_user 
   int r = user_password(c, u, &pw, err);
   if (r < 0)
     return r;
-  if (!(qpw = berth__sh_quote(pw)))
-    return berth_err_set(err, BERTH_E_NOMEM, "out of memory");
+  if ((r = berth__sh_quote(pw, &qpw, err)) < 0)
+    return berth_err_wrap(err, "infra %s: the password of %s", c->in->name, u->name);
   r = berth_buf_addf(b,
                      "rabbitmqctl -q add_user '%s' %s 2>/dev/null || rabbitmqctl -q "
                      "change_password '%s' %s\n",
                      u->name, qpw, u->name, qpw);
+  for (size_t t = 0; t < u->tags.n; t++)
+    if (!berth__safe_ident(u->tags.v[t]))
+      return berth_err_set(err, BERTH_E_INVALID, "infra %s: tag \"%s\" is not a plain name",
+                           c->in->name, u->tags.v[t]);
   if (u->tags.n && r >= 0) {
     r = berth_buf_addf(b, "rabbitmqctl -q set_user_tags '%s'", u->name);
     for (size_t t = 0; t < u->tags.n && r >= 0; t++)
-      if (berth__safe_ident(u->tags.v[t]))
-        r = berth_buf_addf(b, " '%s'", u->tags.v[t]);
+      r = berth_buf_addf(b, " '%s'", u->tags.v[t]);
     if (r >= 0)
       r = berth_buf_addf(b, "\n");
   }
   for (size_t k = 0; k < u->n_permissions && r >= 0; k++) {
     const struct berth_mq_permission *pm = &u->permissions[k];
-    _cleanup_free_ char *cf = berth__sh_quote(pm->configure), *w = berth__sh_quote(pm->write),
-                        *rd = berth__sh_quote(pm->read), *v = berth__sh_quote(pm->vhost);
-    r = cf && w && rd && v
-            ? berth_buf_addf(b, "rabbitmqctl -q set_permissions -p %s '%s' %s %s %s\n", v, u->name,
-                             cf, w, rd)
-            : -BERTH_E_NOMEM;
+    _cleanup_free_ char *cf = NULL, *w = NULL, *rd = NULL, *v = NULL;
+    if (berth__sh_quote(pm->configure, &cf, err) < 0 || berth__sh_quote(pm->write, &w, err) < 0 ||
+        berth__sh_quote(pm->read, &rd, err) < 0 || berth__sh_quote(pm->vhost, &v, err) < 0)
+      return berth_err_wrap(err, "infra %s: the permissions of %s on %s", c->in->name, u->name,
+                            pm->vhost);
+    r = berth_buf_addf(b, "rabbitmqctl -q set_permissions -p %s '%s' %s %s %s\n", v, u->name, cf, w,
+                       rd);
   }
   return r < 0 ? berth_err_set(err, -r, "infra %s: writing the provisioning script", c->in->name)
                : 0;
@@ -133,7 +144,7 @@ static int provision_sh(const struct berth__infra_ctx *c, char **ret, berth_err 
    * forms). */
   for (size_t i = 1; i < in->vhosts.n && r >= 0; i++) {
     const char *v = in->vhosts.v[i];
-    if (!berth__safe_ident(v)) {
+    if (strcmp(v, "/") && !berth__safe_ident(v)) {
       r = berth_err_set(err, BERTH_E_INVALID, "infra %s: vhost \"%s\" is not a plain name",
                         in->name, v);
       break;

@@ -146,7 +146,10 @@ static void test_postgres_container(void **state) {
   assert_string_equal(c.exec_env.v[0], "PGPASSWORD=pw-db-password");
   /* Identifiers double-quoted, passwords as SQL literals ('' inside). */
   assert_contains(c.provision, "ALTER ROLE postgres PASSWORD 'pw-db-password';\n");
-  assert_contains(c.provision, "CREATE ROLE \"app_owner\" LOGIN PASSWORD 'pw-db-role:app_owner';");
+  assert_contains(c.provision, "DO $b");
+  assert_contains(c.provision, "$BEGIN CREATE ROLE \"app_owner\" LOGIN PASSWORD "
+                               "'pw-db-role:app_owner'; EXCEPTION WHEN duplicate_object THEN ALTER "
+                               "ROLE \"app_owner\" LOGIN PASSWORD 'pw-db-role:app_owner'; END$b");
   assert_contains(c.provision, "SELECT 'CREATE DATABASE \"app\" OWNER \"app_owner\"' WHERE NOT "
                                "EXISTS (SELECT FROM pg_database WHERE datname = 'app')\\gexec\n");
   assert_contains(c.provision, "\\connect \"app\"\nCREATE SCHEMA IF NOT EXISTS \"s1\" "
@@ -158,15 +161,18 @@ static void test_postgres_container(void **state) {
   berth_project_free(p);
 }
 
+/* The provisioning script refuses unsafe names by itself too, for a
+ * model that did not come from the manifest's reader. */
 static void test_postgres_rejects_unsafe_names(void **state) {
   (void)state;
-  static const char *const bad[] = {
-      "infra:\n  db: {kind: postgres, databases: [\"a\\\"; DROP\"]}\n",
-      "infra:\n  db: {kind: postgres, databases: [{name: app, schemas: [\"x y\"]}]}\n",
-      "infra:\n  db: {kind: postgres, databases: [{name: app, extensions: [\"1st\"]}]}\n",
-  };
   for (size_t i = 0; i < 3; i++) {
-    struct berth_project *p = fixture_load(bad[i], NULL);
+    struct berth_project *p = fixture_load(
+        "infra:\n  db: {kind: postgres, databases: [{name: app, schemas: [s], extensions: [e]}]}\n",
+        NULL);
+    struct berth_pg_database *d = &p->infra[0].databases[0];
+    char **slot = i == 0 ? &d->name : i == 1 ? &d->schemas.v[0] : &d->extensions.v[0];
+    free(*slot);
+    *slot = strdup("a\"; DROP TABLE x; --");
     struct berth__infra_ctx c = {.project = p->name, .in = &p->infra[0], .secret = fake_secret};
     struct berth__infra_container ic = {0};
     berth_err err = NULL;
@@ -179,16 +185,69 @@ static void test_postgres_rejects_unsafe_names(void **state) {
   }
 }
 
+/* The role's DO block: a password holding "$$", or anything like a tag,
+ * stays inside its body, which ends only where the block does. */
+static void test_postgres_dollar_quoting(void **state) {
+  (void)state;
+  static const struct {
+    const char *yaml, *pw;
+  } pws[] = {
+      /* $$ in the manifest is one $ (interpolation). */
+      {"\"x$$$$; DROP ROLE postgres; --\"", "x$$; DROP ROLE postgres; --"},
+      {"\"$$b$$ $$$$ $$x$$\"", "$b$ $$ $x$"},
+      {"\"''$$$$'$$$$\"", "''$$'$$"},
+  };
+  for (size_t i = 0; i < sizeof(pws) / sizeof(*pws); i++) {
+    char text[256];
+    snprintf(text, sizeof(text),
+             "infra:\n  db:\n    kind: postgres\n    databases: [{name: app, password: %s}]\n",
+             pws[i].yaml);
+    struct berth_project *p;
+    struct berth__infra_container c;
+    container_of(text, NULL, &p, &c);
+    assert_string_equal(p->infra[0].databases[0].password, pws[i].pw);
+    const char *open = strstr(c.provision, "DO $b");
+    assert_non_null(open);
+    const char *tag = open + 3, *tag_end = strchr(tag + 1, '$');
+    assert_non_null(tag_end);
+    size_t tl = (size_t)(tag_end - tag) + 1;
+    char t[32];
+    assert_true(tl < sizeof(t) && tl > 2);
+    memcpy(t, tag, tl);
+    t[tl] = '\0';
+    /* The first occurrence of the tag after the opening one closes the
+     * block, and what follows is the next statement. */
+    const char *close = strstr(tag + tl, t);
+    assert_non_null(close);
+    assert_string_equal(close + tl, ";\nSELECT 'CREATE DATABASE \"app\" OWNER \"app\"' WHERE NOT "
+                                    "EXISTS (SELECT FROM pg_database WHERE datname = "
+                                    "'app')\\gexec\n\\connect \"app\"\n\\connect postgres\n");
+    char *lit = NULL, *body = strndup(tag + tl, (size_t)(close - (tag + tl)));
+    berth_err err = NULL;
+    assert_int_equal(berth__sql_literal(pws[i].pw, &lit, &err), 0);
+    assert_contains(body, lit);
+    free(body);
+    free(lit);
+    berth__infra_container_release(&c);
+    berth_project_free(p);
+  }
+}
+
 static void test_redis_container(void **state) {
   (void)state;
   struct berth_project *p;
   struct berth__infra_container c;
   container_of("infra:\n  cache: {kind: redis}\n", NULL, &p, &c);
+  /* The password is in the config file, never on the command line or in
+   * the environment, which `docker inspect` shows. */
   const char *const none[] = {
-      "redis-server", "--requirepass", "pw-cache-password", "--save", "", "--appendonly", "no"};
-  assert_int_equal(c.cmd.n, 7);
-  for (size_t i = 0; i < 7; i++)
+      "redis-server", "/usr/local/etc/redis/redis.conf", "--save", "", "--appendonly", "no"};
+  assert_int_equal(c.cmd.n, 6);
+  for (size_t i = 0; i < 6; i++)
     assert_string_equal(c.cmd.v[i], none[i]);
+  assert_string_equal(c.file_path, "/usr/local/etc/redis/redis.conf");
+  assert_string_equal(c.file, "requirepass \"pw-cache-password\"\n");
+  assert_int_equal(c.env.n, 0);
   assert_string_equal(c.probe_password, "pw-cache-password");
   assert_string_equal(c.data_target, "/data");
   assert_int_equal(c.ports[0], 6379);
@@ -197,15 +256,24 @@ static void test_redis_container(void **state) {
   berth_project_free(p);
 
   container_of("infra:\n  cache: {kind: redis, password: given, persistence: aof}\n", NULL, &p, &c);
-  assert_int_equal(c.cmd.n, 5);
-  assert_string_equal(c.cmd.v[2], "given");
-  assert_string_equal(c.cmd.v[3], "--appendonly");
-  assert_string_equal(c.cmd.v[4], "yes");
+  assert_int_equal(c.cmd.n, 4);
+  assert_string_equal(c.cmd.v[2], "--appendonly");
+  assert_string_equal(c.cmd.v[3], "yes");
+  assert_string_equal(c.file, "requirepass \"given\"\n");
   berth__infra_container_release(&c);
   berth_project_free(p);
 
   container_of("infra:\n  cache: {kind: redis, persistence: rdb}\n", NULL, &p, &c);
-  assert_int_equal(c.cmd.n, 3); /* the image's default: snapshots */
+  assert_int_equal(c.cmd.n, 2); /* the image's default: snapshots */
+  berth__infra_container_release(&c);
+  berth_project_free(p);
+
+  /* Quotes, backslashes and control characters as \xHH, which redis's
+   * config parser reads back inside double quotes. */
+  container_of("infra:\n  cache: {kind: redis, password: \"a\\\"b\\\\c\\nd $$e\"}\n", NULL, &p, &c);
+  assert_string_equal(p->infra[0].password, "a\"b\\c\nd $e");
+  assert_string_equal(c.file, "requirepass \"a\\x22b\\x5cc\\x0ad $e\"\n");
+  assert_string_equal(c.probe_password, "a\"b\\c\nd $e");
   berth__infra_container_release(&c);
   berth_project_free(p);
 }
@@ -241,11 +309,23 @@ static void test_rabbitmq_container(void **state) {
   berth__infra_container_release(&c);
   berth_project_free(p);
 
-  static const char *const bad[] = {"infra:\n  mq: {kind: rabbitmq, vhosts: [main, \"a b\"]}\n",
-                                    "infra:\n  mq: {kind: rabbitmq, users: [{name: \"x;y\"}]}\n"};
-  for (size_t i = 0; i < 2; i++) {
-    p = fixture_load(bad[i], NULL);
-    struct berth__infra_ctx cx = {.project = p->name, .in = &p->infra[0], .secret = fake_secret};
+  /* A vhost "/" among the others is the broker's own, quoted like any. */
+  container_of("infra:\n  mq: {kind: rabbitmq, vhosts: [main, /]}\n", NULL, &p, &c);
+  assert_contains(c.provision, "rabbitmqctl -q add_vhost '/' 2>/dev/null");
+  berth__infra_container_release(&c);
+  berth_project_free(p);
+
+  /* Unsafe names refused by the script itself, for a model that did not
+   * come from the manifest's reader. */
+  for (size_t i = 0; i < 3; i++) {
+    p = fixture_load("infra:\n  mq: {kind: rabbitmq, vhosts: [main, jobs], users: [{name: u, "
+                     "tags: [t]}]}\n",
+                     NULL);
+    struct berth_infra *in = &p->infra[0];
+    char **slot = i == 0 ? &in->vhosts.v[1] : i == 1 ? &in->users[0].name : &in->users[0].tags.v[0];
+    free(*slot);
+    *slot = strdup("x'; touch /pwned; '");
+    struct berth__infra_ctx cx = {.project = p->name, .in = in, .secret = fake_secret};
     struct berth__infra_container ic = {0};
     berth_err err = NULL;
     assert_true(berth__infra_rabbitmq.container(&cx, &ic, &err) < 0);
@@ -315,14 +395,135 @@ static void test_urls(void **state) {
   berth_project_free(p);
 }
 
+/* Every identifier of the manifest is refused where it is read, at its
+ * position, saying what is allowed: `config` refuses what `up` would. */
+static void test_identifiers_refused_at_read(void **state) {
+  (void)state;
+  static const char name_rule[] =
+      "use letters, digits, _ and -, at most 63, not starting with a digit";
+  static const struct {
+    const char *text, *want;
+  } cases[] = {
+      {"infra:\n  \"db;x\": {kind: postgres}\n",
+       "2:3: error: infra.db;x: \"db;x\" is not a valid infra instance name: "},
+      {"infra:\n  db: {kind: postgres, databases: [\"a\\\"; DROP\"]}\n",
+       "2:36: error: infra.db.databases[0]: \"a\"; DROP\" is not a valid database name: "},
+      {"infra:\n  db: {kind: postgres, databases: [{name: \"1st\"}]}\n",
+       "infra.db.databases[0].name: \"1st\" is not a valid database name: "},
+      {"infra:\n  db: {kind: postgres, databases: [{name: app, owner: \"o w\"}]}\n",
+       "infra.db.databases[0].owner: \"o w\" is not a valid role name: "},
+      {"infra:\n  db: {kind: postgres, databases: [{name: app, schemas: [ok, \"x y\"]}]}\n",
+       "infra.db.databases[0].schemas[1]: \"x y\" is not a valid schema name: "},
+      {"infra:\n  db: {kind: postgres, databases: [{name: app, extensions: [\"$(id)\"]}]}\n",
+       "infra.db.databases[0].extensions[0]: \"$(id)\" is not a valid extension name: "},
+      {"infra:\n  mq: {kind: rabbitmq, vhosts: [main, \"a b\"]}\n",
+       "infra.mq.vhosts[1]: \"a b\" is not a valid vhost name: use / or letters"},
+      {"infra:\n  mq: {kind: rabbitmq, users: [{name: \"x;y\"}]}\n",
+       "infra.mq.users[0].name: \"x;y\" is not a valid user name: "},
+      {"infra:\n  mq: {kind: rabbitmq, users: [{name: u, tags: \"a'b\"}]}\n",
+       "infra.mq.users[0].tags: \"a'b\" is not a valid user tag: "},
+      {"infra:\n  db: {kind: postgres}\nservices:\n  api:\n    image: x\n"
+       "    uses: {db: {as: \"$(touch pwned)\"}}\n",
+       "6:21: error: services.api.uses.db.as: \"$(touch pwned)\" is not a valid variable name: use "
+       "letters, digits and _, not starting with a digit"},
+      {"infra:\n  db: {kind: postgres}\nservices:\n  api:\n    image: x\n"
+       "    uses: {db: {as: DATABASE-URL}}\n",
+       "\"DATABASE-URL\" is not a valid variable name"},
+      /* Checked also when the instance lists no databases. */
+      {"infra:\n  db: {kind: postgres}\nservices:\n  api:\n    image: x\n"
+       "    uses: {db: {database: \"x'; touch pwned; '\"}}\n",
+       "services.api.uses.db.database: \"x'; touch pwned; '\" is not a valid database name: "},
+      {"infra:\n  mq: {kind: rabbitmq}\nservices:\n  api:\n    image: x\n"
+       "    uses: {mq: {vhost: \"a/b\"}}\n",
+       "services.api.uses.mq.vhost: \"a/b\" is not a valid vhost name: "},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+    char *diags = NULL;
+    struct berth_project *p = fixture_load(cases[i].text, &diags);
+    assert_null(p);
+    assert_contains(diags, cases[i].want);
+    if (!strstr(cases[i].want, "variable") && !strstr(cases[i].want, "vhost"))
+      assert_contains(diags, name_rule);
+    /* One error each: a refused value is not reported again downstream. */
+    const char *first = strstr(diags, "error:");
+    assert_non_null(first);
+    assert_null(strstr(first + 1, "error:"));
+    free(diags);
+  }
+  /* What is allowed: the documented forms. */
+  struct berth_project *p = fixture_load(
+      "infra:\n  db_1-x:\n    kind: postgres\n    databases:\n"
+      "      - {name: _app, owner: app-owner, schemas: [a], extensions: [\"uuid-ossp\"]}\n"
+      "  mq: {kind: rabbitmq, vhosts: [/, jobs], users: [{name: u, tags: management}]}\n"
+      "services:\n  api:\n    image: x\n"
+      "    uses: {db_1-x: {database: _app, as: _DB_URL2}, mq: {vhost: /}}\n",
+      NULL);
+  assert_string_equal(p->services[0].uses[0].as, "_DB_URL2");
+  assert_string_equal(p->services[0].uses[0].database, "_app");
+  berth_project_free(p);
+  /* A long hostile name is shown by its start. */
+  char text[400] = "infra:\n  db: {kind: postgres, databases: [\"";
+  size_t len = strlen(text);
+  memset(text + len, ';', 200);
+  strcpy(text + len + 200, "\"]}\n");
+  char *diags = NULL;
+  assert_null(fixture_load(text, &diags));
+  assert_contains(diags, ";;;...\" is not a valid database name");
+  free(diags);
+}
+
+static void test_password_bound(void **state) {
+  (void)state;
+  size_t n = BERTH__SECRET_MAX + 1;
+  char *text = malloc(n + 128);
+  strcpy(text, "infra:\n  cache: {kind: redis, password: \"");
+  size_t len = strlen(text);
+  memset(text + len, 'x', n);
+  strcpy(text + len + n, "\"}\n");
+  char *diags = NULL;
+  assert_null(fixture_load(text, &diags));
+  assert_contains(diags,
+                  "infra.cache.password: a password of 4097 bytes is too long; use at most 4096");
+  free(diags);
+  strcpy(text + len + n - 1, "\"}\n"); /* 4096 is fine */
+  struct berth_project *p = fixture_load(text, NULL);
+  assert_int_equal(strlen(p->infra[0].password), BERTH__SECRET_MAX);
+  berth_project_free(p);
+  free(text);
+}
+
 static void test_quoting_helpers(void **state) {
   (void)state;
-  char *s = berth__sql_literal("a'b''");
+  char *s = NULL;
+  berth_err err = NULL;
+  assert_int_equal(berth__sql_literal("a'b''", &s, &err), 0);
   assert_string_equal(s, "'a''b'''''");
   free(s);
-  s = berth__sh_quote("it's");
+  assert_int_equal(berth__sh_quote("it's", &s, &err), 0);
   assert_string_equal(s, "'it'\\''s'");
   free(s);
+  /* Beyond the bound: an error, never a value cut short with its quote
+   * left open. */
+  char *big = malloc(70000);
+  memset(big, '\'', 19999);
+  big[19999] = '\0';
+  s = NULL;
+  assert_true(berth__sh_quote(big, &s, &err) < 0); /* 4 bytes each: 80 KB */
+  assert_null(s);
+  assert_int_equal(berth_err_code(err), BERTH_E_TOO_BIG);
+  assert_contains(berth_err_root_msg(err), "a value of 19999 bytes is too long to quote");
+  berth_err_free(&err);
+  assert_int_equal(berth__sql_literal(big, &s, &err), 0); /* 2 bytes each: fits */
+  assert_int_equal(strlen(s), 2 * 19999 + 2);
+  free(s);
+  memset(big, 'a', 69999);
+  big[69999] = '\0';
+  s = NULL;
+  assert_true(berth__sql_literal(big, &s, &err) < 0);
+  assert_null(s);
+  assert_int_equal(berth_err_code(err), BERTH_E_TOO_BIG);
+  berth_err_free(&err);
+  free(big);
   s = berth__pct("aZ09-._~ /?#");
   assert_string_equal(s, "aZ09-._~%20%2F%3F%23");
   free(s);
@@ -337,6 +538,13 @@ static void test_quoting_helpers(void **state) {
   assert_false(berth__safe_ident(long_name));
   long_name[63] = '\0';
   assert_true(berth__safe_ident(long_name));
+  assert_true(berth__env_name_ok("_A1"));
+  assert_true(berth__env_name_ok("DATABASE_URL"));
+  assert_false(berth__env_name_ok(""));
+  assert_false(berth__env_name_ok("1A"));
+  assert_false(berth__env_name_ok("A-B"));
+  assert_false(berth__env_name_ok("A B"));
+  assert_false(berth__env_name_ok("$(x)"));
 }
 
 int main(void) {
@@ -346,9 +554,12 @@ int main(void) {
       cmocka_unit_test(test_manifest_option_errors),
       cmocka_unit_test(test_postgres_container),
       cmocka_unit_test(test_postgres_rejects_unsafe_names),
+      cmocka_unit_test(test_postgres_dollar_quoting),
       cmocka_unit_test(test_redis_container),
       cmocka_unit_test(test_rabbitmq_container),
       cmocka_unit_test(test_urls),
+      cmocka_unit_test(test_identifiers_refused_at_read),
+      cmocka_unit_test(test_password_bound),
       cmocka_unit_test(test_quoting_helpers),
   };
   return cmocka_run_group_tests(tests, fixture_setup, fixture_teardown);
