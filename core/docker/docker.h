@@ -227,7 +227,9 @@ struct berth_docker_exec_opts {
   const char *user;
   const char *working_dir;
   bool tty;
-  int stdin_fd; /* -1: no stdin; otherwise streamed until EOF, then closed */
+  int stdin_fd;       /* -1: no stdin; otherwise streamed until EOF, then closed */
+  int64_t timeout_ms; /* > 0: the command's output ends by then, or the call fails
+                         with BERTH_E_TIMEOUT (the process may go on in the container) */
 };
 /* Runs cmd in a running container; output goes to fn; ret_exit gets the
  * command's exit code. */

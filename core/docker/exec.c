@@ -76,6 +76,8 @@ struct hijack {
   const char *path; /* of the start request, for a timeout */
   int64_t limit_ms; /* for the answer's head; the stream itself may be quiet */
   int64_t last_ms;  /* when a byte last came */
+  int64_t until_ms; /* the caller's deadline for the whole run; 0: none */
+  int64_t run_ms;   /* what the caller allowed, for the message */
   struct berth__demux demux;
   struct berth_buf header;
   bool header_done;
@@ -117,12 +119,20 @@ static int on_received(struct hijack *h, const char *data, size_t len, berth_err
  * when the head is overdue. */
 static int poll_timeout(struct hijack *h, int *ret_ms, berth_err *err) {
   *ret_ms = -1;
+  if (h->until_ms) {
+    int64_t left = h->until_ms - berth_now_ms();
+    if (left <= 0)
+      return berth_err_set(err, BERTH_E_TIMEOUT, "the command ran for longer than %lld ms",
+                           (long long)h->run_ms);
+    *ret_ms = left > 1000 * 1000 ? 1000 * 1000 : (int)left;
+  }
   if (h->header_done || !h->limit_ms)
     return 0;
   int64_t left = h->last_ms + h->limit_ms - berth_now_ms();
   if (left <= 0)
     return berth__timeout_error(err, "POST", h->path, h->limit_ms, h->header.len > 0, true);
-  *ret_ms = left > 1000 * 1000 ? 1000 * 1000 : (int)left;
+  if (*ret_ms < 0 || left < *ret_ms)
+    *ret_ms = left > 1000 * 1000 ? 1000 * 1000 : (int)left;
   return 0;
 }
 
@@ -232,7 +242,9 @@ static int exec_start(struct berth_docker *d, const char *exec_id,
                      .header = BERTH_BUF_INIT(MAX_HEADER),
                      .path = path,
                      .limit_ms = d->call_ms,
-                     .last_ms = berth_now_ms()};
+                     .last_ms = berth_now_ms(),
+                     .until_ms = o->timeout_ms > 0 ? berth_now_ms() + o->timeout_ms : 0,
+                     .run_ms = o->timeout_ms};
   berth__demux_init(&h.demux, o->tty, fn, ud);
   r = pump(&h, o->stdin_fd, err);
   berth_buf_release(&h.header);

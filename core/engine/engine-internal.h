@@ -49,6 +49,7 @@ struct berth__unit {
   bool check_after;             /* a recognised kind's declared healthcheck: after the protocol */
   bool engine_runs;             /* the engine runs the exec check often: wait for its word */
   int64_t exec_interval_ms;     /* the exec check's declared interval */
+  int64_t exec_timeout_ms;      /* and how long one run may take */
   /* provisioning after ready (infra): a script fed on stdin to
    * provision_cmd in the container */
   char *provision;
@@ -175,18 +176,22 @@ char *berth__log_tail(struct berth_docker *d, const char *id);
 /* Sleeps on the condition variable until ms from now (or the deadline);
  * woken early by any change. Called with e->mu held. */
 void berth__wait_locked(struct berth__engine *e, int64_t ms);
+/* Whether a unit failed already (the run fails; the others stop waiting). */
+bool berth__failing(struct berth__engine *e);
 
 #define BERTH__READY 1
 #define BERTH__COMPLETED 2 /* exited 0: a job, as may_complete allows */
+#define BERTH__GAVE_UP 3   /* another unit failed: up fails, nobody waits on */
 struct berth__ready_opts {
   bool unchanged;    /* it was running with this config before this up */
   bool needed_ready; /* a dependent waits for it to be healthy */
   bool may_complete; /* restart "no" and no dependent needs it running */
 };
-/* BERTH__READY, BERTH__COMPLETED, or < 0 with *err. */
+/* BERTH__READY, BERTH__COMPLETED, BERTH__GAVE_UP, or < 0 with *err. */
 int berth__await_ready(struct berth__engine *e, struct berth_docker *d, struct berth__unit *u,
                        const struct berth__ready_opts *o, berth_err *err);
-/* Until the job exits 0 (else an error with its code and log). */
+/* Until the job exits 0 (else an error with its code and log); or
+ * BERTH__GAVE_UP. */
 int berth__await_completion(struct berth__engine *e, struct berth_docker *d, struct berth__unit *u,
                             berth_err *err);
 /* At the end of up: a unit found ready whose container exited or

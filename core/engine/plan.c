@@ -184,6 +184,7 @@ static int plan_probe(struct berth__unit *u, berth_err *err) {
   u->target.timeout_ms = 1000;
   if (pr->kind == BERTH_PROBE_EXEC) {
     u->exec_interval_ms = pr->interval_ms;
+    u->exec_timeout_ms = pr->timeout_ms;
     for (size_t i = 0; i < pr->exec.n; i++)
       if (berth_strv_push(&u->probe_exec, pr->exec.v[i]) < 0)
         return NOMEM(err);

@@ -103,7 +103,8 @@ int berth__look_again(struct berth__engine *e, struct berth_docker *d, struct be
                       struct berth__look *l, int64_t ms, berth_err *err) {
   int64_t now = berth_now_ms(), until = ms < 0 ? e->deadline : now + ms;
   pthread_mutex_lock(&e->mu);
-  while (u->ev_seq == l->seq && !e->ev_lost && (now = berth_now_ms()) < until && now < e->deadline)
+  while (u->ev_seq == l->seq && !e->ev_lost && !e->err && (now = berth_now_ms()) < until &&
+         now < e->deadline)
     berth__wait_locked(e, until - now);
   bool news = u->ev_seq != l->seq, lost = e->ev_lost;
   pthread_mutex_unlock(&e->mu);
@@ -132,7 +133,9 @@ static int null_output(enum berth_docker_stream s, const char *data, size_t len,
 /* One run of the exec check in the container: 1 passed, 0 not. */
 static int run_check(struct berth_docker *d, struct berth__unit *u, char *why, size_t size) {
   struct berth_buf out = BERTH_BUF_INIT(4096);
-  struct berth_docker_exec_opts xo = {.cmd = (const char *const *)u->probe_exec.v, .stdin_fd = -1};
+  struct berth_docker_exec_opts xo = {.cmd = (const char *const *)u->probe_exec.v,
+                                      .stdin_fd = -1,
+                                      .timeout_ms = u->exec_timeout_ms};
   int code = -1, ready = 0;
   berth_err xe = NULL;
   if (berth_docker_exec(d, u->id, &xo, null_output, &out, &code, &xe) < 0) {
@@ -290,6 +293,8 @@ int berth__await_ready(struct berth__engine *e, struct berth_docker *d, struct b
   bool restarts = u->svc && strcmp(u->svc->restart, "no");
   for (r = l.started_at[0] ? 0 : berth__inspect(e, d, u, &l, err); r >= 0;) {
     int64_t wake = PROBE_INTERVAL_MS;
+    if (berth__failing(e))
+      return BERTH__GAVE_UP;
     if (l.exited && !l.restarting && l.code == 0 && o->may_complete)
       return BERTH__COMPLETED;
     if (l.exited && !restarts)
@@ -322,6 +327,8 @@ int berth__await_completion(struct berth__engine *e, struct berth_docker *d, str
   struct berth__look l = {0};
   int r = berth__inspect(e, d, u, &l, err);
   while (r >= 0 && !l.exited) {
+    if (berth__failing(e))
+      return BERTH__GAVE_UP;
     if (berth_now_ms() >= e->deadline) {
       _cleanup_free_ char *tail = berth__log_tail(d, u->id);
       return berth_err_set(err, BERTH_E_TIMEOUT,

@@ -81,6 +81,15 @@ static void deps_state(struct berth__engine *e, const struct berth__unit *u,
   }
 }
 
+bool berth__failing(struct berth__engine *e) {
+  pthread_mutex_lock(&e->mu);
+  bool failing = e->err != NULL;
+  pthread_mutex_unlock(&e->mu);
+  return failing;
+}
+
+/* 0 when u's dependencies meet their conditions, BERTH__GAVE_UP when
+ * another unit failed meanwhile. */
 static int wait_deps(struct berth__engine *e, struct berth__unit *u, berth_err *err) {
   bool announced = false;
   pthread_mutex_lock(&e->mu);
@@ -95,6 +104,10 @@ static int wait_deps(struct berth__engine *e, struct berth__unit *u, berth_err *
     }
     if (!waiting)
       break;
+    if (e->err) {
+      pthread_mutex_unlock(&e->mu);
+      return BERTH__GAVE_UP;
+    }
     if (berth_now_ms() >= e->deadline) {
       pthread_mutex_unlock(&e->mu);
       return berth_err_set(err, BERTH_E_TIMEOUT, "%s: timed out waiting for %s", u->name,
@@ -269,13 +282,20 @@ static int work_unit(struct worker *w, struct berth_docker *d, bool *unchanged, 
   struct berth__unit *u = &e->pl.u[w->i];
   int r = wait_deps(e, u, err);
   int64_t t0 = berth_now_ms();
+  if (r == BERTH__GAVE_UP) {
+    berth__emit(e, u, BERTH_PHASE_FAILED, "not started: up failed (above)");
+    return 0;
+  }
   if (r < 0 || (r = converge(e, u, d, unchanged, err)) < 0)
     return r;
   set_state(e, u, U_STARTED);
   if (w->needed_done) {
     if ((r = berth__await_completion(e, d, u, err)) < 0)
       return r;
-    completed(e, u, t0);
+    if (r == BERTH__GAVE_UP)
+      berth__emit(e, u, BERTH_PHASE_FAILED, "not waited for: up failed (above)");
+    else
+      completed(e, u, t0);
     return 0;
   }
   if (!e->o->no_wait || w->needed_ready) {
@@ -283,6 +303,10 @@ static int work_unit(struct worker *w, struct berth_docker *d, bool *unchanged, 
         .unchanged = *unchanged, .needed_ready = w->needed_ready, .may_complete = may_complete(w)};
     if ((r = berth__await_ready(e, d, u, &ro, err)) == BERTH__COMPLETED) {
       completed(e, u, t0);
+      return 0;
+    }
+    if (r == BERTH__GAVE_UP) {
+      berth__emit(e, u, BERTH_PHASE_FAILED, "not waited for: up failed (above)");
       return 0;
     }
     if (r < 0 || (r = provision(e, u, d, err)) < 0)

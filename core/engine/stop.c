@@ -33,7 +33,9 @@ static void *stop_one(void *arg) {
     r = 0;
   }
   if (r >= 0 && j->remove) {
-    r = berth_docker_container_remove(d, j->id, true, false, &j->err);
+    /* With --volumes, the anonymous volumes of the image's VOLUMEs too,
+     * as `docker-compose down -v` does; named ones go below. */
+    r = berth_docker_container_remove(d, j->id, true, j->e->o->volumes, &j->err);
     if (r < 0 && berth_err_code(j->err) == BERTH_E_NOT_FOUND) {
       berth_err_free(&j->err);
       r = 0;

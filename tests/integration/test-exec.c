@@ -138,6 +138,23 @@ static void test_errors(void **state) {
   berth_err_free(&err);
 }
 
+/* A check that never ends does not hold its caller: the run fails with a
+ * timeout, and the same client runs the next command. */
+static void test_run_timeout(void **state) {
+  berth_err err = NULL;
+  const char *cmd[] = {"sleep", "30", NULL};
+  struct berth_docker_exec_opts o = {.cmd = cmd, .stdin_fd = -1, .timeout_ms = 300};
+  int code = 0;
+  assert_true(berth_docker_exec(it.d, sleeper_id, &o, collect, NULL, &code, &err) < 0);
+  assert_int_equal(berth_err_code(err), BERTH_E_TIMEOUT);
+  assert_non_null(strstr(berth_err_root_msg(err), "longer than 300 ms"));
+  berth_err_free(&err);
+  const char *ok[] = {"true", NULL};
+  o.cmd = ok;
+  it_ok(berth_docker_exec(it.d, sleeper_id, &o, collect, NULL, &code, &err), &err);
+  assert_int_equal(code, 0);
+}
+
 int main(void) {
   it_init("exec");
   const struct CMUnitTest tests[] = {
@@ -147,6 +164,7 @@ int main(void) {
       cmocka_unit_test(test_stdin_eof_closes),
       cmocka_unit_test(test_tty),
       cmocka_unit_test(test_errors),
+      cmocka_unit_test(test_run_timeout),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
