@@ -59,6 +59,9 @@ all_healthy() {
   [ "$st" = running/healthy ]
 }
 
+# redis's image declares VOLUME /data: anonymous volumes, removed at exit.
+on_cleanup remove_anonymous_volumes
+
 SOCK=$WORK/engine.sock
 PROXY_LOG=$WORK/api.log
 bg python3 "$BERTH_SRC/tests/cli/api-proxy.py" "$SOCK" "$PROXY_LOG"
@@ -75,6 +78,7 @@ noop_calls() {
   MANIFEST=$WORK/compose-$n.yaml
   compose_file "$n" >"$MANIFEST"
   capture b up
+  note_anonymous_volumes
   [ "$RC" = 0 ] || fail "$n services: up exited $RC"
   [ "$(n_containers)" = "$n" ] || fail "$n services: expected $n containers: $(containers)"
   poll 60 "$n services: the engine reports every container healthy" all_healthy
@@ -93,6 +97,7 @@ noop_calls() {
   sed 's/^/#   /' "$PROXY_LOG"
   [ "$execs" = 0 ] || fail "$n services: no-op up ran $execs exec call(s) on a healthy stack:"$'\n'"$(cat "$PROXY_LOG")"
   all_healthy || fail "$n services: not healthy after the no-op up"
+  note_anonymous_volumes
   capture b down --volumes
   [ "$RC" = 0 ] || fail "$n services: down --volumes exited $RC"
   assert_nothing_left "$n services: down --volumes"
