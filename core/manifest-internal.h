@@ -162,6 +162,10 @@ berth__key_reader berth__read_networks;
 berth__key_reader berth__read_watch;   /* watch: */
 berth__key_reader berth__read_develop; /* develop: {watch} (not with watch:) */
 /* Reads services.<k> (n is its value) into r->p->services. */
+/* manifest-kind.c: the official image's kind, or NULL; and a service's
+ * kind and port from its image, command, entrypoint or healthcheck. */
+const char *berth__kind_of_image(const char *image);
+void berth__recognise_kind(struct berth__reader *r, struct berth_service *s);
 void berth__read_service(struct berth__reader *r, const struct berth_node *root,
                          const struct berth_node *k, const struct berth_node *n);
 /* The node as compact JSON text (x- keys, seeds:), NULL when out of

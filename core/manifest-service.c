@@ -373,31 +373,9 @@ static const struct berth__key service_keys[] = {
     {0},
 };
 
-/* Images of the official postgres, redis and rabbitmq (any registry, any
- * tag, berth's local ones too) are those kinds. */
-static const char *kind_of_image(const char *image) {
-  static const char *const kinds[] = {"postgres", "redis", "rabbitmq", NULL};
-  /* The official image under any registry ("postgres", "docker.io/library/
-   * postgres", "mirror:5000/library/redis"), or berth's local one; not
-   * someone else's namespace (bitnami/redis). */
-  const char *slash = strrchr(image, '/');
-  const char *base = slash ? slash + 1 : image;
-  if (slash) {
-    size_t ns = (size_t)(slash - image);
-    bool official =
-        (ns >= 7 && !strncmp(slash - 7, "library", 7) && (ns == 7 || slash[-8] == '/')) ||
-        (ns == 11 && !strncmp(image, "berth-local", 11));
-    if (!official)
-      return NULL;
-  }
-  size_t n = strcspn(base, ":@");
-  for (const char *const *k = kinds; *k; k++)
-    if (strlen(*k) == n && !strncmp(base, *k, n))
-      return *k;
-  return NULL;
-}
-
-/* The x- keys, kept as JSON text; x-berth-kind names the kind. */
+/* The x- keys, kept as JSON text; x-berth-kind names the kind, and
+ * x-berth-wait: started lets dependents start as soon as this service has
+ * started even when it is a recognised kind (manifest-kind.c). */
 static void read_extensions(struct berth__reader *r, struct berth_service *s,
                             const struct berth_node *n, const char *path) {
   char q[BERTH__PATH_MAX];
@@ -419,6 +397,14 @@ static void read_extensions(struct berth__reader *r, struct berth_service *s,
                      "expected postgres, redis or rabbitmq");
       else
         s->kind = berth__strdup(r, kv->value);
+    } else if (!strcmp(key, "x-berth-wait")) {
+      const struct berth_node *kv = n->items[i + 1];
+      if (!berth__is_scalar(kv) || (strcmp(kv->value, "started") && strcmp(kv->value, "ready")))
+        berth__error(r, kv, berth__pathf(q, "%s.x-berth-wait", path),
+                     "expected started (dependents start once it has started) or ready (once "
+                     "its protocol answers: the default for postgres, redis and rabbitmq)");
+      else
+        s->wait_started = !strcmp(kv->value, "started");
     }
   }
 }
@@ -465,8 +451,7 @@ void berth__read_service(struct berth__reader *r, const struct berth_node *root,
   if (!s->restart)
     s->restart = berth__strdup(r, "no");
   read_extensions(r, s, n, path);
-  if (!s->kind && s->image && kind_of_image(s->image))
-    s->kind = berth__strdup(r, kind_of_image(s->image));
+  berth__recognise_kind(r, s);
   if (s->n_networks == 0) {
     struct berth_net_attach *a = berth__grow(r, &s->networks, &s->n_networks, sizeof(*a));
     if (a)

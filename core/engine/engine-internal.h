@@ -27,6 +27,7 @@ struct berth__unit {
   const struct berth__infra_kind *kind; /* of infra */
   char *container;                      /* "<project>-<name>-<replica>" */
   char *image;
+  char *image_id; /* once preflight knows it */
   /* storage the spec points into */
   struct berth_strv env, cmd, entrypoint, labels, hc_test;
   struct berth_docker_port *ports;
@@ -44,7 +45,10 @@ struct berth__unit {
   enum berth__probe probe;
   struct berth_probe_target target;
   char *probe_password;
-  struct berth_strv probe_exec;
+  struct berth_strv probe_exec; /* the exec check: berth's probe, or the healthcheck */
+  bool check_after;             /* a recognised kind's declared healthcheck: after the protocol */
+  bool engine_runs;             /* the engine runs the exec check often: wait for its word */
+  int64_t exec_interval_ms;     /* the exec check's declared interval */
   /* provisioning after ready (infra): a script fed on stdin to
    * provision_cmd in the container */
   char *provision;
@@ -62,6 +66,8 @@ struct berth__unit {
    * earlier life, a die that the restart policy undoes, or clocks that
    * disagree can cost one inspect, never a wrong verdict. */
   uint64_t ev_seq;
+  uint64_t ready_seq;        /* ev_seq when it was found ready */
+  char ready_started_at[40]; /* the start (State.StartedAt) that was found ready */
 };
 
 /* The plan: units, and the graph of services and instances they belong
@@ -140,6 +146,50 @@ const cJSON *berth__existing(const struct berth__engine *e, const char *name);
 int berth__preflight(struct berth__engine *e, berth_err *err);
 /* run.c: one worker per selected unit. */
 int berth__run(struct berth__engine *e, berth_err *err);
+/* ready.c: what a container shows (from inspect; the events say when to
+ * look again), and the waits for it to be ready or to complete. */
+struct berth__look {
+  uint64_t seq; /* u->ev_seq when this look was taken */
+  bool exited;  /* not running, or restarting */
+  bool restarting;
+  int code;
+  char health[16];      /* the engine's word; "" without a healthcheck */
+  char health_out[256]; /* the first line of its last check's output */
+  char started_at[40];
+  char ip[64];
+  bool has_ip;
+};
+int berth__inspect(struct berth__engine *e, struct berth_docker *d, struct berth__unit *u,
+                   struct berth__look *l, berth_err *err);
+/* Waits up to ms (< 0: until the deadline) for news of u's container from
+ * the events (or a lost stream), then looks again when there is news, or
+ * when l has no IP yet. */
+int berth__look_again(struct berth__engine *e, struct berth_docker *d, struct berth__unit *u,
+                      struct berth__look *l, int64_t ms, berth_err *err);
+/* The last lines of a container's log, indented, for error messages. */
+char *berth__log_tail(struct berth_docker *d, const char *id);
+/* Sleeps on the condition variable until ms from now (or the deadline);
+ * woken early by any change. Called with e->mu held. */
+void berth__wait_locked(struct berth__engine *e, int64_t ms);
+
+#define BERTH__READY 1
+#define BERTH__COMPLETED 2 /* exited 0: a job, as may_complete allows */
+struct berth__ready_opts {
+  bool unchanged;    /* it was running with this config before this up */
+  bool needed_ready; /* a dependent waits for it to be healthy */
+  bool may_complete; /* restart "no" and no dependent needs it running */
+};
+/* BERTH__READY, BERTH__COMPLETED, or < 0 with *err. */
+int berth__await_ready(struct berth__engine *e, struct berth_docker *d, struct berth__unit *u,
+                       const struct berth__ready_opts *o, berth_err *err);
+/* Until the job exits 0 (else an error with its code and log). */
+int berth__await_completion(struct berth__engine *e, struct berth_docker *d, struct berth__unit *u,
+                            berth_err *err);
+/* At the end of up: a unit found ready whose container exited or
+ * restarted since is an error (BERTH__COMPLETED for a job's exit 0). */
+int berth__recheck(struct berth__engine *e, struct berth_docker *d, struct berth__unit *u,
+                   bool may_complete, berth_err *err);
+
 /* events.c: the project's container events update the units. */
 int berth__events_start(struct berth__engine *e, berth_err *err);
 void berth__events_stop(struct berth__engine *e);

@@ -16,6 +16,7 @@ static void unit_free(struct berth__unit *u) {
   free(u->name);
   free(u->container);
   free(u->image);
+  free(u->image_id);
   berth_strv_release(&u->env);
   berth_strv_release(&u->cmd);
   berth_strv_release(&u->entrypoint);
@@ -169,18 +170,28 @@ static int plan_mounts(const struct berth_project *pr, struct berth__unit *u, be
   return 0;
 }
 
-/* Readiness: a recognised kind answers its protocol; else the manifest's
- * probe. A Compose healthcheck also goes to the engine, so `docker ps`
- * shows health as the user expects. */
+/* Readiness (ready.c): a recognised kind answers its protocol, and passes
+ * the healthcheck the user declared, if any; else the manifest's probe.
+ * An exec check of 1 s or more also goes to the engine, so `docker ps`
+ * shows health as the user expects; one the engine runs at least every
+ * ENGINE_PACE_MS is left to it (berth waits for its health_status). */
+#define ENGINE_PACE_MS 2000
 static int plan_probe(struct berth__unit *u, berth_err *err) {
   const struct berth_service *s = u->svc;
   const struct berth_probe *pr = &s->probe;
   const struct berth__infra_kind *k = berth__infra_kind_find(s->kind);
   u->target.timeout_ms = 1000;
+  if (pr->kind == BERTH_PROBE_EXEC) {
+    u->exec_interval_ms = pr->interval_ms;
+    for (size_t i = 0; i < pr->exec.n; i++)
+      if (berth_strv_push(&u->probe_exec, pr->exec.v[i]) < 0)
+        return NOMEM(err);
+  }
   if (k && pr->kind != BERTH_PROBE_DISABLED) {
     u->probe = UP_PROTO;
     u->target.proto = k->probe;
-    u->target.port = k->port;
+    u->target.port = s->kind_port ? s->kind_port : k->port;
+    u->check_after = pr->kind == BERTH_PROBE_EXEC || pr->kind == BERTH_PROBE_IMAGE;
   } else if (pr->kind == BERTH_PROBE_HTTP || pr->kind == BERTH_PROBE_TCP) {
     u->probe = UP_PROTO;
     u->target.proto = pr->kind == BERTH_PROBE_HTTP ? BERTH_PROTO_HTTP : BERTH_PROTO_TCP;
@@ -190,9 +201,6 @@ static int plan_probe(struct berth__unit *u, berth_err *err) {
       u->target.timeout_ms = (int)pr->timeout_ms;
   } else if (pr->kind == BERTH_PROBE_EXEC) {
     u->probe = UP_EXEC;
-    for (size_t i = 0; i < pr->exec.n; i++)
-      if (berth_strv_push(&u->probe_exec, pr->exec.v[i]) < 0)
-        return NOMEM(err);
   } else if (pr->kind == BERTH_PROBE_IMAGE) {
     u->probe = UP_HEALTH;
   } else if (pr->kind == BERTH_PROBE_DISABLED) {
@@ -200,6 +208,7 @@ static int plan_probe(struct berth__unit *u, berth_err *err) {
   }
   if (pr->kind != BERTH_PROBE_EXEC || pr->interval_ms < 1000)
     return 0;
+  u->engine_runs = pr->interval_ms <= ENGINE_PACE_MS;
   if (berth_strv_push(&u->hc_test, "CMD") < 0)
     return NOMEM(err);
   for (size_t i = 0; i < pr->exec.n; i++)
@@ -405,11 +414,25 @@ int berth__unit_seal(struct berth__unit *u, const char *image_id, berth_err *err
   return 0;
 }
 
+/* A dependency that is a database or a broker is of no use before it
+ * answers: "started" on an infra instance, or on a service recognised as
+ * postgres, redis or rabbitmq, waits for it to be ready, unless that
+ * service says x-berth-wait: started. */
+static int condition_of(const struct berth_project *p, long to, int c) {
+  if (c != BERTH_COND_STARTED)
+    return c;
+  if ((size_t)to < p->n_infra)
+    return BERTH_COND_HEALTHY;
+  const struct berth_service *t = &p->services[(size_t)to - p->n_infra];
+  return t->kind && !t->wait_started && t->probe.kind != BERTH_PROBE_DISABLED ? BERTH_COND_HEALTHY
+                                                                              : c;
+}
+
 /* Conditions of one service's dependencies, merged per target as they
  * always were: a stronger condition wins, except that "completed" never
  * replaces another. */
-static int service_edges(struct berth_graph *g, size_t from, const struct berth_service *s,
-                         berth_err *err) {
+static int service_edges(const struct berth_project *p, struct berth_graph *g, size_t from,
+                         const struct berth_service *s, berth_err *err) {
   size_t n = s->n_deps + s->n_uses, m = 0;
   _cleanup_free_ size_t *to = calloc(n + 1, sizeof(*to));
   _cleanup_free_ int *tag = calloc(n + 1, sizeof(*tag));
@@ -418,9 +441,9 @@ static int service_edges(struct berth_graph *g, size_t from, const struct berth_
   for (size_t i = 0; i < n; i++) {
     long t = i < s->n_deps ? berth_graph_find(g, s->deps[i].service)
                            : berth_graph_find(g, s->uses[i - s->n_deps].infra);
-    int c = i < s->n_deps ? (int)s->deps[i].condition : (int)BERTH_COND_HEALTHY;
     if (t < 0)
       continue;
+    int c = condition_of(p, t, i < s->n_deps ? (int)s->deps[i].condition : BERTH_COND_HEALTHY);
     size_t k = 0;
     while (k < m && to[k] != (size_t)t)
       k++;
@@ -448,7 +471,7 @@ int berth__project_graph(const struct berth_project *p, struct berth_graph *g, b
       return -1;
   for (size_t i = 0; i < p->n_services; i++) {
     int r =
-        service_edges(g, (size_t)berth_graph_find(g, p->services[i].name), &p->services[i], err);
+        service_edges(p, g, (size_t)berth_graph_find(g, p->services[i].name), &p->services[i], err);
     if (r < 0)
       return r;
   }

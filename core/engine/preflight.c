@@ -190,9 +190,18 @@ static int ensure_image(struct berth__engine *e, struct berth_docker *d, struct 
               (e->pl.u[j].svc && u->svc ? e->pl.u[j].svc == u->svc || !u->svc->build : true);
     if (seen)
       return 0;
-    int have = berth_docker_image_exists(d, u->image, err);
-    if (have < 0)
-      return have;
+    /* Its id, for the seal, unless a build or a pull changes it. */
+    _cleanup_json_ cJSON *img = NULL;
+    berth_err ie = NULL;
+    int have = berth_docker_image_inspect(d, u->image, &img, &ie) >= 0;
+    if (!have && berth_err_code(ie) != BERTH_E_NOT_FOUND) {
+      *err = ie;
+      return -1;
+    }
+    berth_err_free(&ie);
+    const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(img, "Id"));
+    if (id && !(u->image_id = strdup(id)))
+      return berth_err_set(err, BERTH_E_NOMEM, "out of memory");
     if (u->svc && u->svc->build && (!have || e->o->build)) {
       const struct berth_build *b = u->svc->build;
       _cleanup_strv_ struct berth_strv argv = {0};
@@ -210,6 +219,11 @@ static int ensure_image(struct berth__engine *e, struct berth_docker *d, struct 
                                            .buildargs = argv.n ? (const char *const *)argv.v : NULL,
                                            .labels = labels};
       berth__emit(e, u, BERTH_PHASE_BUILDING, "building %s", u->image);
+      for (size_t j = 0; j < e->pl.n; j++) /* whoever saw the old id */
+        if (!strcmp(e->pl.u[j].image, u->image)) {
+          free(e->pl.u[j].image_id);
+          e->pl.u[j].image_id = NULL;
+        }
       struct build_progress bp = {e, u};
       if (berth_docker_image_build(d, &bo, on_build, &bp, NULL, err) < 0)
         return berth_err_wrap(err, "%s", u->name);
@@ -343,17 +357,26 @@ static int remove_orphans(struct berth__engine *e, struct berth_docker *d, berth
   return 0;
 }
 
-/* The config hashes, once the images are there. */
+/* The config hashes, once the images are there: one inspect per image,
+ * none for an image whose id ensure_image saw (and nothing changed). */
 static int seal(struct berth__engine *e, struct berth_docker *d, berth_err *err) {
   for (size_t i = 0; i < e->pl.n; i++) {
     struct berth__unit *u = &e->pl.u[i];
     if (!u->selected)
       continue;
-    _cleanup_json_ cJSON *img = NULL;
-    if (berth_docker_image_inspect(d, u->image, &img, err) < 0)
-      return berth_err_wrap(err, "%s", u->name);
-    int r =
-        berth__unit_seal(u, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(img, "Id")), err);
+    for (size_t j = 0; !u->image_id && j < i; j++)
+      if (e->pl.u[j].selected && e->pl.u[j].image_id && !strcmp(e->pl.u[j].image, u->image) &&
+          !(u->image_id = strdup(e->pl.u[j].image_id)))
+        return berth_err_set(err, BERTH_E_NOMEM, "out of memory");
+    if (!u->image_id) {
+      _cleanup_json_ cJSON *img = NULL;
+      if (berth_docker_image_inspect(d, u->image, &img, err) < 0)
+        return berth_err_wrap(err, "%s", u->name);
+      const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(img, "Id"));
+      if (id && !(u->image_id = strdup(id)))
+        return berth_err_set(err, BERTH_E_NOMEM, "out of memory");
+    }
+    int r = berth__unit_seal(u, u->image_id, err);
     if (r < 0)
       return r;
   }

@@ -2,10 +2,10 @@
  * client. A worker waits until its dependencies (the graph's edges, each
  * tagged with its condition) are met, converges its container (keep,
  * start, or recreate when the config hash differs), then waits for it:
- * to complete (a job others wait for), or to be ready (its protocol
- * answers, its probe command succeeds, or the engine reports it healthy),
- * and provisions it. Exits and health come from the events stream
- * (events.c); only protocol probes poll, every PROBE_INTERVAL_MS. */
+ * to complete (a job others wait for), or to be ready (ready.c), and
+ * provisions it. Exits and health come from the events stream
+ * (events.c). When all are done, a unit whose container exited or
+ * restarted after it was found ready fails the run. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,9 +17,6 @@
 #include "berth/buf.h"
 #include "cleanup.h"
 #include "engine-internal.h"
-
-#define PROBE_INTERVAL_MS 100
-#define LOG_TAIL 20
 
 static bool cond_met(const struct berth__unit *d, enum berth_condition c) {
   switch (c) {
@@ -54,9 +51,7 @@ static void fail(struct berth__engine *e, struct berth__unit *u, berth_err *err)
   berth__emit(e, u, BERTH_PHASE_FAILED, "%s", msg ? msg : "failed");
 }
 
-/* Sleeps on the condition variable until ms from now (or the deadline);
- * woken early by any change. Called with e->mu held. */
-static void wait_locked(struct berth__engine *e, int64_t ms) {
+void berth__wait_locked(struct berth__engine *e, int64_t ms) {
   int64_t now = berth_now_ms();
   int64_t wake = now + ms < e->deadline ? now + ms : e->deadline;
   struct timespec ts = {.tv_sec = wake / 1000, .tv_nsec = (wake % 1000) * 1000000};
@@ -114,181 +109,15 @@ static int wait_deps(struct berth__engine *e, struct berth__unit *u, berth_err *
       pthread_mutex_lock(&e->mu);
       continue;
     }
-    wait_locked(e, 500);
+    berth__wait_locked(e, 500);
   }
   pthread_mutex_unlock(&e->mu);
   return 0;
 }
 
-static int on_log_tail(enum berth_docker_stream s, const char *data, size_t len, void *ud) {
-  return berth_buf_add(ud, data, len) < 0 ? 1 : 0; /* full: the tail is long enough */
-}
-
-/* The last lines of a container's log, indented, for error messages. */
-static char *log_tail(struct berth_docker *d, const char *id) {
-  struct berth_buf b = BERTH_BUF_INIT(1 << 20);
-  struct berth_docker_logs_opts o = {.tail = LOG_TAIL};
-  berth_err err = NULL;
-  if (berth_docker_container_logs(d, id, &o, on_log_tail, &b, &err) < 0) {
-    berth_err_free(&err);
-    berth_buf_release(&b);
-    return strdup("    (no log)");
-  }
-  struct berth_buf out = BERTH_BUF_INIT(1 << 20);
-  for (char *save = NULL, *l = b.data ? strtok_r(b.data, "\n", &save) : NULL; l;
-       l = strtok_r(NULL, "\n", &save))
-    if (berth_buf_addf(&out, "%s    %s", out.len ? "\n" : "", l) < 0)
-      break;
-  berth_buf_release(&b);
-  return out.len ? berth_buf_detach(&out) : (berth_buf_release(&out), strdup("    (empty log)"));
-}
-
-static const char *container_ip(const cJSON *info, char *buf, size_t size) {
-  const cJSON *nets = cJSON_GetObjectItemCaseSensitive(
-      cJSON_GetObjectItemCaseSensitive(info, "NetworkSettings"), "Networks");
-  const cJSON *n;
-  cJSON_ArrayForEach (n, nets) {
-    const char *ip = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(n, "IPAddress"));
-    if (ip && *ip) {
-      snprintf(buf, size, "%s", ip);
-      return buf;
-    }
-  }
-  return NULL;
-}
-
-static int null_output(enum berth_docker_stream s, const char *data, size_t len, void *ud) {
-  struct berth_buf *b = ud;
-  if (b)
-    berth_buf_add(b, data, len); /* bounded: what does not fit is not shown */
+static int collect_output(enum berth_docker_stream s, const char *data, size_t len, void *ud) {
+  berth_buf_add(ud, data, len); /* bounded: what does not fit is not shown */
   return 0;
-}
-
-/* What the container is doing now: running, or its exit code; its health
- * (the engine's word, "" without a healthcheck) and IP. From the events
- * when they flow, else (first look, or a lost stream) from inspect. */
-struct look {
-  uint64_t seq; /* u->ev_seq when this look was taken */
-  bool exited;
-  int code;
-  char health[16];
-  char ip[64];
-  bool has_ip;
-};
-
-static int inspect(struct berth__engine *e, struct berth_docker *d, struct berth__unit *u,
-                   struct look *l, berth_err *err) {
-  /* The count first: an event during the call makes the next wait return. */
-  pthread_mutex_lock(&e->mu);
-  l->seq = u->ev_seq;
-  pthread_mutex_unlock(&e->mu);
-  _cleanup_json_ cJSON *info = NULL;
-  if (berth_docker_container_inspect(d, u->id, &info, err) < 0)
-    return berth_err_wrap(err, "%s", u->name);
-  const cJSON *state = cJSON_GetObjectItemCaseSensitive(info, "State");
-  const cJSON *code = cJSON_GetObjectItemCaseSensitive(state, "ExitCode");
-  const char *h = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
-      cJSON_GetObjectItemCaseSensitive(state, "Health"), "Status"));
-  l->exited = !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(state, "Running"));
-  l->code = cJSON_IsNumber(code) ? code->valueint : -1;
-  snprintf(l->health, sizeof(l->health), "%s", h ? h : "");
-  l->has_ip = container_ip(info, l->ip, sizeof(l->ip)) != NULL;
-  return 0;
-}
-
-/* Waits up to ms (< 0: until the deadline) for news of u's container from
- * the events (or a lost stream), then refreshes l from inspect when there
- * is news, or when l has no IP yet. */
-static int look_again(struct berth__engine *e, struct berth_docker *d, struct berth__unit *u,
-                      struct look *l, int64_t ms, berth_err *err) {
-  int64_t now = berth_now_ms(), until = ms < 0 ? e->deadline : now + ms;
-  pthread_mutex_lock(&e->mu);
-  while (u->ev_seq == l->seq && !e->ev_lost && (now = berth_now_ms()) < until && now < e->deadline)
-    wait_locked(e, until - now);
-  bool news = u->ev_seq != l->seq, lost = e->ev_lost;
-  pthread_mutex_unlock(&e->mu);
-  if (lost)
-    berth_sleep_ms(PROBE_INTERVAL_MS);
-  return news || lost || !l->has_ip ? inspect(e, d, u, l, err) : 0;
-}
-
-static const char *probe_what(const struct berth__unit *u) {
-  if (u->probe == UP_PROTO)
-    return u->target.proto == BERTH_PROTO_POSTGRES ? "postgres"
-           : u->target.proto == BERTH_PROTO_REDIS  ? "redis"
-           : u->target.proto == BERTH_PROTO_AMQP   ? "amqp"
-           : u->target.proto == BERTH_PROTO_HTTP   ? "http"
-                                                   : "tcp";
-  return u->probe == UP_EXEC     ? "its probe command"
-         : u->probe == UP_HEALTH ? "its healthcheck"
-                                 : "it to run";
-}
-
-/* One attempt: 1 ready, 0 not yet (why says what was seen). */
-static int probe_step(struct berth_docker *d, struct berth__unit *u, const struct look *l,
-                      char *why, size_t size) {
-  if (u->probe == UP_PROTO) {
-    struct berth_probe_target t = u->target;
-    t.host = l->has_ip ? l->ip : NULL;
-    if (!t.host) {
-      snprintf(why, size, "it has no IP address on a network berth can reach");
-      return 0;
-    }
-    return berth_probe_once(&t, why, size) > 0;
-  }
-  if (u->probe == UP_EXEC) {
-    struct berth_buf out = BERTH_BUF_INIT(4096);
-    struct berth_docker_exec_opts xo = {.cmd = (const char *const *)u->probe_exec.v,
-                                        .stdin_fd = -1};
-    int code = -1, ready = 0;
-    berth_err xe = NULL;
-    if (berth_docker_exec(d, u->id, &xo, null_output, &out, &code, &xe) < 0) {
-      snprintf(why, size, "%s", berth_err_root_msg(xe));
-      berth_err_free(&xe);
-    } else {
-      ready = code == 0;
-      snprintf(why, size, "the probe command exited with %d%s%.200s", code, out.len ? ": " : "",
-               out.data ? out.data : "");
-    }
-    berth_buf_release(&out);
-    return ready;
-  }
-  if (u->probe == UP_HEALTH) {
-    snprintf(why, size, "the engine reports %s", l->health[0] ? l->health : "no health");
-    return !l->health[0] || !strcmp(l->health, "healthy"); /* no healthcheck: running */
-  }
-  return 1;
-}
-
-/* Probes until ready, the container exits, or the deadline. */
-static int probe_until_ready(struct berth__engine *e, struct berth__unit *u, struct berth_docker *d,
-                             berth_err *err) {
-  char why[512] = "no answer yet";
-  berth__emit(e, u, BERTH_PHASE_PROBING, "waiting for %s", probe_what(u));
-  struct look l = {0};
-  int r = inspect(e, d, u, &l, err);
-  for (; r >= 0; r = look_again(e, d, u, &l,
-                                u->probe == UP_EXEC     ? 2 * PROBE_INTERVAL_MS
-                                : u->probe == UP_HEALTH ? -1
-                                                        : PROBE_INTERVAL_MS,
-                                err)) {
-    if (l.exited) {
-      _cleanup_free_ char *tail = log_tail(d, u->id);
-      return berth_err_set(err, BERTH_E_FAILED,
-                           "%s exited with code %d before it was ready; its last log lines:\n%s",
-                           u->name, l.code, tail);
-    }
-    if (probe_step(d, u, &l, why, sizeof(why)) > 0)
-      return 0;
-    if (berth_now_ms() + (u->probe == UP_HEALTH ? 0 : PROBE_INTERVAL_MS) >= e->deadline) {
-      _cleanup_free_ char *tail = log_tail(d, u->id);
-      return berth_err_set(err, BERTH_E_TIMEOUT,
-                           "%s was not ready within %llds: last probe: %s; its last log "
-                           "lines:\n%s",
-                           u->name, (long long)((e->deadline - e->t0) / 1000), why, tail);
-    }
-  }
-  return r;
 }
 
 /* Provisioning runs once per container: the state remembers it, so a
@@ -313,7 +142,7 @@ static int provision(struct berth__engine *e, struct berth__unit *u, struct bert
                                           u->exec_env.n ? (const char *const *)u->exec_env.v : NULL,
                                       .stdin_fd = fd};
   int code = -1;
-  int r = berth_docker_exec(d, u->id, &xo, null_output, &out, &code, err);
+  int r = berth_docker_exec(d, u->id, &xo, collect_output, &out, &code, err);
   if (r >= 0 && code != 0)
     r = berth_err_set(err, BERTH_E_FAILED, "provisioning %s failed (exit %d): %.2000s", u->name,
                       code, out.data ? out.data : "");
@@ -392,37 +221,25 @@ static int converge(struct berth__engine *e, struct berth__unit *u, struct berth
   return 0;
 }
 
-/* A job a dependent waits for: until it exits (the die event), within the
- * deadline; exit 0 completes it. */
-static int await_completion(struct berth__engine *e, struct berth__unit *u, struct berth_docker *d,
-                            berth_err *err) {
-  struct look l = {0};
-  int r = inspect(e, d, u, &l, err);
-  while (r >= 0 && !l.exited) {
-    if (berth_now_ms() >= e->deadline) {
-      _cleanup_free_ char *tail = log_tail(d, u->id);
-      return berth_err_set(err, BERTH_E_TIMEOUT,
-                           "%s did not complete within %llds; its last log lines:\n%s", u->name,
-                           (long long)((e->deadline - e->t0) / 1000), tail);
-    }
-    r = look_again(e, d, u, &l, -1, err);
-  }
-  if (r < 0)
-    return r;
-  if (l.code != 0) {
-    _cleanup_free_ char *tail = log_tail(d, u->id);
-    return berth_err_set(err, BERTH_E_FAILED, "%s exited with code %d; its last log lines:\n%s",
-                         u->name, l.code, tail);
-  }
-  return 0;
-}
-
 struct worker {
   struct berth__engine *e;
   size_t i;
-  bool needed_ready; /* a dependent waits for it to be healthy */
-  bool needed_done;  /* a dependent waits for it to complete */
+  bool needed_started; /* a dependent waits for it to have started */
+  bool needed_ready;   /* a dependent waits for it to be healthy */
+  bool needed_done;    /* a dependent waits for it to complete */
 };
+
+/* A job: restart "no", and no dependent needs it running. */
+static bool may_complete(const struct worker *w) {
+  const struct berth__unit *u = &w->e->pl.u[w->i];
+  return u->svc && !strcmp(u->svc->restart, "no") && !w->needed_started && !w->needed_ready;
+}
+
+static void completed(struct berth__engine *e, struct berth__unit *u, int64_t t0) {
+  u->ready_ms = berth_now_ms() - t0;
+  set_state(e, u, U_COMPLETED);
+  berth__emit(e, u, BERTH_PHASE_COMPLETED, "completed in %.1f s", (double)u->ready_ms / 1000);
+}
 
 static int work_unit(struct worker *w, struct berth_docker *d, bool *unchanged, berth_err *err) {
   struct berth__engine *e = w->e;
@@ -433,16 +250,21 @@ static int work_unit(struct worker *w, struct berth_docker *d, bool *unchanged, 
     return r;
   set_state(e, u, U_STARTED);
   if (w->needed_done) {
-    if ((r = await_completion(e, u, d, err)) < 0)
+    if ((r = berth__await_completion(e, d, u, err)) < 0)
       return r;
-    u->ready_ms = berth_now_ms() - t0;
-    set_state(e, u, U_COMPLETED);
-    berth__emit(e, u, BERTH_PHASE_COMPLETED, "completed in %.1f s", (double)u->ready_ms / 1000);
+    completed(e, u, t0);
     return 0;
   }
-  if ((!e->o->no_wait || w->needed_ready) &&
-      ((r = probe_until_ready(e, u, d, err)) < 0 || (r = provision(e, u, d, err)) < 0))
-    return r;
+  if (!e->o->no_wait || w->needed_ready) {
+    struct berth__ready_opts ro = {
+        .unchanged = *unchanged, .needed_ready = w->needed_ready, .may_complete = may_complete(w)};
+    if ((r = berth__await_ready(e, d, u, &ro, err)) == BERTH__COMPLETED) {
+      completed(e, u, t0);
+      return 0;
+    }
+    if (r < 0 || (r = provision(e, u, d, err)) < 0)
+      return r;
+  }
   u->ready_ms = berth_now_ms() - t0;
   set_state(e, u, U_READY);
   if (*unchanged)
@@ -469,6 +291,22 @@ static void *work(void *arg) {
   return NULL;
 }
 
+/* Exits and restarts since each unit was found ready, as the events
+ * reported them: an inspect only where there is news. */
+static void recheck(struct berth__engine *e, const struct worker *workers) {
+  for (size_t i = 0; !e->err && i < e->pl.n; i++) {
+    struct berth__unit *u = &e->pl.u[i];
+    if (!u->selected || u->st != U_READY)
+      continue;
+    berth_err re = NULL;
+    int r = berth__recheck(e, e->d, u, may_complete(&workers[i]), &re);
+    if (r == BERTH__COMPLETED)
+      completed(e, u, berth_now_ms() - u->ready_ms);
+    else if (r < 0)
+      fail(e, u, &re);
+  }
+}
+
 int berth__run(struct berth__engine *e, berth_err *err) {
   const struct berth__plan *pl = &e->pl;
   _cleanup_free_ struct worker *workers = calloc(pl->n + 1, sizeof(*workers));
@@ -488,6 +326,7 @@ int berth__run(struct berth__engine *e, berth_err *err) {
       for (size_t j = pl->first[from]; j < pl->first[from] + pl->count[from]; j++)
         for (size_t x = 0; pl->u[j].selected && x < pl->g.n_out[from]; x++)
           if (pl->g.out[from][x].to == u->node) {
+            workers[i].needed_started |= pl->g.out[from][x].tag == BERTH_COND_STARTED;
             workers[i].needed_ready |= pl->g.out[from][x].tag == BERTH_COND_HEALTHY;
             workers[i].needed_done |= pl->g.out[from][x].tag == BERTH_COND_COMPLETED;
           }
@@ -507,6 +346,7 @@ int berth__run(struct berth__engine *e, berth_err *err) {
   for (size_t i = 0; i < pl->n; i++)
     if (started[i])
       pthread_join(threads[i], NULL);
+  recheck(e, workers);
   berth__events_stop(e);
   if (!e->err)
     return 0;

@@ -154,7 +154,9 @@ struct berth_service {
   size_t n_secrets, n_configs;
   struct berth_use *uses;
   size_t n_uses;
-  char *kind;                  /* "postgres", "redis", "rabbitmq" when recognised, else NULL */
+  char *kind;         /* "postgres", "redis", "rabbitmq" when recognised, else NULL */
+  uint16_t kind_port; /* where its flags or environment move the kind's port; 0: the kind's */
+  bool wait_started;  /* x-berth-wait: started: dependents need it started, not ready */
   struct berth_kvv extensions; /* x-* keys, as JSON text */
   struct berth_pos pos;
 };

@@ -272,6 +272,92 @@ static void test_uses_and_infra(void **state) {
   berth_project_free(p);
 }
 
+/* The edge from a service to its dependency, and its condition. */
+static int condition(const struct berth__plan *pl, const char *from, const char *to) {
+  long f = berth_graph_find(&pl->g, from), t = berth_graph_find(&pl->g, to);
+  for (size_t k = 0; f >= 0 && k < pl->g.n_out[f]; k++)
+    if (pl->g.out[f][k].to == (size_t)t)
+      return pl->g.out[f][k].tag;
+  fail_msg("no edge %s -> %s", from, to);
+  return -1;
+}
+
+/* Compose services that are a database or a broker, however the file
+ * says it, are waited for until their protocol answers; the rest, and
+ * x-berth-wait: started, keep Compose's meaning of a short depends_on. */
+static void test_recognised_dependencies(void **state) {
+  (void)state;
+  static const char compose[] =
+      "services:\n"
+      "  pg: {image: postgres:15}\n"
+      "  pgx: {image: shop/db, command: [postgres, -c, port=5433]}\n"
+      "  pgenv: {image: shop/db, command: postgres, environment: {PGPORT: '5434'}}\n"
+      "  cache: {image: shop/kv, command: sh -c 'exec redis-server --port 6380'}\n"
+      "  cache2:\n"
+      "    image: shop/kv\n"
+      "    healthcheck: {test: [CMD, redis-cli, -p, '6381', ping], interval: 1s}\n"
+      "  mq:\n"
+      "    image: shop/broker\n"
+      "    healthcheck: {test: rabbitmq-diagnostics -q ping, interval: 1s}\n"
+      "  slow:\n"
+      "    image: shop/db\n"
+      "    healthcheck: {test: [CMD, pg_isready, -U, postgres], interval: 30s}\n"
+      "  lit: {image: redis:7, x-berth-wait: started}\n"
+      "  checker: {image: shop/app, healthcheck: {test: pg_isready -h pg, interval: 1s}}\n"
+      "  waiter: {image: shop/app, command: [wait-for, postgres, --, app]}\n"
+      "  app:\n"
+      "    image: shop/app\n"
+      "    depends_on: [pg, pgx, pgenv, cache, cache2, mq, slow, lit, checker, waiter]\n";
+  struct berth_project *p = fixture_load(compose, NULL);
+  struct berth__plan pl;
+  plan(p, &pl);
+  struct {
+    const char *name, *kind;
+    uint16_t port;
+    int cond;
+  } want[] = {
+      {"pg", "postgres", 5432, BERTH_COND_HEALTHY},
+      {"pgx", "postgres", 5433, BERTH_COND_HEALTHY},
+      {"pgenv", "postgres", 5434, BERTH_COND_HEALTHY},
+      {"cache", "redis", 6380, BERTH_COND_HEALTHY},
+      {"cache2", "redis", 6381, BERTH_COND_HEALTHY},
+      {"mq", "rabbitmq", 5672, BERTH_COND_HEALTHY},
+      {"slow", "postgres", 5432, BERTH_COND_HEALTHY},
+      {"lit", "redis", 6379, BERTH_COND_STARTED},
+      {"checker", NULL, 0, BERTH_COND_STARTED},
+      {"waiter", NULL, 0, BERTH_COND_STARTED},
+  };
+  for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+    const struct berth__unit *u = unit(&pl, want[i].name);
+    if (want[i].kind) {
+      assert_non_null(u->svc->kind);
+      assert_string_equal(u->svc->kind, want[i].kind);
+      assert_int_equal(u->probe, UP_PROTO);
+      assert_int_equal(u->target.port, want[i].port);
+    } else {
+      assert_null(u->svc->kind);
+      assert_int_not_equal(u->probe, UP_PROTO);
+    }
+    assert_int_equal(condition(&pl, "app", want[i].name), want[i].cond);
+  }
+  /* A declared healthcheck must pass too; one the engine runs every
+   * second is left to it, one every 30 s berth runs itself. */
+  assert_true(unit(&pl, "mq")->check_after);
+  assert_true(unit(&pl, "mq")->engine_runs);
+  assert_non_null(unit(&pl, "mq")->spec.healthcheck);
+  assert_true(unit(&pl, "slow")->check_after);
+  assert_false(unit(&pl, "slow")->engine_runs);
+  assert_false(unit(&pl, "pg")->check_after);
+  assert_int_equal(unit(&pl, "checker")->probe, UP_EXEC);
+  berth__plan_release(&pl);
+  berth_project_free(p);
+
+  char *diags = NULL;
+  assert_null(fixture_load("services:\n  db: {image: postgres:15, x-berth-wait: soon}\n", &diags));
+  assert_contains(diags, "services.db.x-berth-wait: expected started");
+  free(diags);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_same_model_same_hash),
@@ -279,6 +365,7 @@ int main(void) {
       cmocka_unit_test(test_container_fields_change_hash),
       cmocka_unit_test(test_berth_fields_keep_hash),
       cmocka_unit_test(test_uses_and_infra),
+      cmocka_unit_test(test_recognised_dependencies),
   };
   return cmocka_run_group_tests(tests, fixture_setup, fixture_teardown);
 }
