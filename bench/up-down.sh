@@ -10,6 +10,8 @@
 #     not recognise, and a worker that exits if a dependency refuses it.
 #
 #   bench/up-down.sh [ROUNDS] [NOOP_PER_ROUND]      (default 7 and 3; ROUNDS >= 5)
+#   UP_DOWN_STACKS=plain bench/up-down.sh ...       only the plain stack, into
+#                                                   up-down-plain.json and .md
 # Needs: the Docker engine, hyperfine and docker-compose (Debian packages),
 # python3, curl, build/berth and the berth-local/* images.
 # Writes bench/results/up-down.json (all raw samples) and up-down.md.
@@ -41,8 +43,12 @@ done
 docker info >/dev/null 2>&1 || { echo "the Docker engine does not answer" >&2; exit 1; }
 
 hh=$root/examples/hockeyhub
-out_json=$root/bench/results/up-down.json
-out_md=$root/bench/results/up-down.md
+stacks=${UP_DOWN_STACKS:-both}
+case $stacks in
+  both) out_json=$root/bench/results/up-down.json out_md=$root/bench/results/up-down.md ;;
+  plain) out_json=$root/bench/results/up-down-plain.json out_md=$root/bench/results/up-down-plain.md ;;
+  *) echo "UP_DOWN_STACKS is both or plain" >&2; exit 2 ;;
+esac
 work=$(mktemp -d /tmp/bench-up-down.XXXXXX)
 export BERTH_STATE_DIR=$work/state   # berth's state, private to this run
 mkdir -p "$BERTH_STATE_DIR"
@@ -400,15 +406,17 @@ net_of() { docker inspect -f '{{range $k, $v := .NetworkSettings.Networks}}{{pri
 # ---------------------------------------------------------------------------
 nsvc=$("${C[@]}" config --services | wc -l)
 say "warm-up: build the service images and start/stop each stack once (untimed)"
-port_free
-"${B[@]}" down --volumes --remove-orphans >>"$log" 2>&1 || true
-"${C[@]}" down -v --remove-orphans >>"$log" 2>&1 || true
-"${B[@]}" up >>"$log" 2>&1
-"${B[@]}" down --volumes >>"$log" 2>&1
-"${C[@]}" build -q >>"$log" 2>&1
-port_free
-"${C[@]}" up -d >>"$log" 2>&1 || say "warm-up: docker-compose up failed (see $log); going on"
-"${C[@]}" down -v >>"$log" 2>&1
+if [ "$stacks" = both ]; then
+  port_free
+  "${B[@]}" down --volumes --remove-orphans >>"$log" 2>&1 || true
+  "${C[@]}" down -v --remove-orphans >>"$log" 2>&1 || true
+  "${B[@]}" up >>"$log" 2>&1
+  "${B[@]}" down --volumes >>"$log" 2>&1
+  "${C[@]}" build -q >>"$log" 2>&1
+  port_free
+  "${C[@]}" up -d >>"$log" 2>&1 || say "warm-up: docker-compose up failed (see $log); going on"
+  "${C[@]}" down -v >>"$log" 2>&1
+fi
 # The plain stack: berth builds its three images (plain-*:bench), compose
 # uses them as they are.
 "${PB[@]}" down --volumes --remove-orphans >>"$log" 2>&1 || true
@@ -597,9 +605,11 @@ plain_round() {
 started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 for r in $(seq "$rounds"); do
   if [ $((r % 2)) = 1 ]; then
-    berth_round "$r"; compose_round "$r"; plain_round "$r" berth; plain_round "$r" compose
+    [ "$stacks" = plain ] || { berth_round "$r"; compose_round "$r"; }
+    plain_round "$r" berth; plain_round "$r" compose
   else
-    compose_round "$r"; berth_round "$r"; plain_round "$r" compose; plain_round "$r" berth
+    [ "$stacks" = plain ] || { compose_round "$r"; berth_round "$r"; }
+    plain_round "$r" compose; plain_round "$r" berth
   fi
 done
 images_after=$(docker images --format '{{.Repository}} {{.ID}}' | grep -E "$images_re" | sort)
@@ -608,10 +618,11 @@ check 0 both "no image rebuilt during the timed runs" "$img_ok" "$(diff <(echo "
 finished=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 
 # ---------------------------------------------------------------------------
-python3 - "$samples" "$out_json" "$out_md" "$rounds" "$noop" "$started" "$finished" "$berth" <<'PY'
+python3 - "$samples" "$out_json" "$out_md" "$rounds" "$noop" "$started" "$finished" "$berth" "$stacks" <<'PY'
 import json, sys, statistics as st, platform, subprocess, os
-samples_f, out_json, out_md, rounds, noop, started, finished, berth = sys.argv[1:9]
+samples_f, out_json, out_md, rounds, noop, started, finished, berth, stacks = sys.argv[1:10]
 S = [json.loads(l) for l in open(samples_f)]
+have_ref = any(s["tool"] in ("berth", "compose") and s["op"] == "cold_up" for s in S)
 # The previous result file, for "no worse than before" on the reference stack.
 try:
     prev = json.load(open(out_json))
@@ -821,7 +832,8 @@ method = (
 )
 doc = {
     "benchmark": "up-down", "started": started, "finished": finished,
-    "reproduce": f"bench/up-down.sh {rounds} {noop}",
+    "reproduce": ("" if stacks == "both" else f"UP_DOWN_STACKS={stacks} ") + f"bench/up-down.sh {rounds} {noop}",
+    "stacks": stacks,
     "method": method, "machine": machine, "rounds": int(rounds), "noop_per_round": int(noop),
     "summary": summary, "ratios": ratios,
     "chain": {"links_median_ms": ch, "chains_ms": chain_ms, "slowest": slowest,
@@ -951,7 +963,8 @@ berth's own report (`up --json`, ready_ms per service, median (min–max)):
 
 ("Before" is the result file this run replaced, started {(prev or {}).get('started', '–')}.)
 
-## The reference stack
+"""
+md_ref = f"""## The reference stack
 
 examples/hockeyhub (PostgreSQL, Redis, RabbitMQ, user-service,
 communication-service, api-gateway): berth on berth.yaml, docker-compose
@@ -1018,7 +1031,8 @@ three infra containers start together on {machine['cpus']} CPUs. Started togethe
 and the slowest chain with them is {slowest_t} at
 {chain_together_ms.get(slowest_t, 0):.0f} ms; berth's cold up median is {rel(over_t)} it.
 
-## Checks
+""" if have_ref else "## The reference stack\n\nNot measured in this run (UP_DOWN_STACKS=plain).\n\n"
+md_tail = f"""## Checks
 
 {len(checks)} checks (gateway 200 right after berth up, no-op changes no
 container, down leaves no container or network and keeps the volumes,
@@ -1041,9 +1055,10 @@ Raw samples: up-down.json.
 Machine: {machine['cpu']}, {machine['cpus']} CPUs, {machine['memory_gb']} GB, {machine['kernel']};
 Docker Engine {machine['docker_engine']} ({machine['storage_driver']}), {machine['berth']},
 docker-compose {machine['docker_compose']}, {machine['hyperfine']}; {started} to {finished}.
-Reproduce: `bench/up-down.sh {rounds} {noop}` (needs the Docker engine, hyperfine and
+Reproduce: `{doc['reproduce']}` (needs the Docker engine, hyperfine and
 docker-compose from Debian, build/berth and the berth-local/* images; about 10 minutes).
 """
+md = md + md_ref + md_tail
 open(out_md, "w").write(md)
 print(md)
 PY
