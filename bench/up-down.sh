@@ -55,6 +55,22 @@ mkdir -p "$BERTH_STATE_DIR"
 unset HH_RABBITMQ_HEALTHCHECK        # compose.yaml's own (correct) RabbitMQ check
 export NO_COLOR=1
 label=bench.up-down=$$               # on the standalone containers of the chain measurement
+# The gateway's host port: 3000 as in the example, or, when something else
+# on this engine holds 3000 (another user's hockeyhub), a free one, on a copy
+# of the example that differs in that port only.
+gw_port=3000
+if ! python3 -c 'import socket; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", 3000))' 2>/dev/null; then
+  gw_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  cp -r "$hh" "$work/hockeyhub"
+  rm -rf "$work"/hockeyhub/*/__pycache__
+  hh=$work/hockeyhub
+  sed -i "s/- \"3000:3000\"/- \"$gw_port:3000\"/" "$hh/berth.yaml"
+  sed -i "s/\"127.0.0.1:3000:3000\"/\"127.0.0.1:$gw_port:3000\"/" "$hh/compose.yaml"
+  grep -q "\"$gw_port:3000\"" "$hh/berth.yaml" && grep -q "127.0.0.1:$gw_port:3000" "$hh/compose.yaml" ||
+    { echo "could not move the gateway to port $gw_port" >&2; exit 1; }
+  echo "port 3000 is busy ($(docker ps --filter publish=3000 --format '{{.Names}}')): the gateway is published on $gw_port" >&2
+fi
+export GW_PORT=$gw_port
 bp=bench-berth
 cp=bench-compose
 B=("$berth" -p "$bp" -f "$hh/berth.yaml")
@@ -186,6 +202,7 @@ def run(argv, logf):
         return subprocess.run(argv, stdout=subprocess.PIPE, stderr=f)
 
 cmd, logf = sys.argv[1], sys.argv[2]
+GW = os.environ.get("GW_PORT", "3000")
 argv = sys.argv[sys.argv.index("--") + 1:] if "--" in sys.argv else []
 res = {}
 
@@ -195,7 +212,7 @@ if cmd == "berth-cold":
     p = run(argv, logf)
     t1 = now()
     res = {"ms": ms(t0, t1), "rc": p.returncode,
-           "gateway_health_after": http_status("http://127.0.0.1:3000/health")}
+           "gateway_health_after": http_status(f"http://127.0.0.1:{GW}/health")}
     try:
         doc = json.loads(p.stdout)
         res["berth_elapsed_ms"] = doc.get("elapsed_ms")
@@ -216,7 +233,7 @@ elif cmd == "compose-cold":
     deadline = t0 + 300 * 10**9
     while now() < deadline:
         cs = engine("/containers/json?all=1&filters=" + urllib.parse.quote(flt))
-        gw = http_status("http://127.0.0.1:3000/health", timeout=1)
+        gw = http_status(f"http://127.0.0.1:{GW}/health", timeout=1)
         t = now()
         if gw == 200 and first_200 is None:
             first_200 = t
@@ -358,16 +375,16 @@ print(json.dumps({"ms_list": [round(t * 1000, 1) for t in r["times"]],
 PY
 }
 
-# The published port 3000 is shared by both stacks (and by other users of this
+# The published port (3000, or gw_port) is shared by both stacks (and by other users of this
 # engine): never start while something else holds it.
 port_free() {
   local i
   for i in $(seq 600); do
-    python3 -c 'import socket,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1",3000))' 2>/dev/null && return 0
-    [ "$i" = 1 ] && say "port 3000 is busy, waiting (up to 60 s)"
+    python3 -c 'import socket,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1",int(sys.argv[1])))' "$gw_port" 2>/dev/null && return 0
+    [ "$i" = 1 ] && say "port $gw_port is busy, waiting (up to 60 s)"
     sleep 0.1
   done
-  echo "port 3000 stays busy: $(docker ps --filter publish=3000 --format '{{.Names}}')" >&2
+  echo "port $gw_port stays busy: $(docker ps --filter "publish=$gw_port" --format '{{.Names}}')" >&2
   return 1
 }
 
@@ -830,6 +847,10 @@ method = (
     "cold up and after the no-op ups (state, RestartCount, ExitCode, FinishedAt, and its log line "
     "'worker: CONNECTED'). No-op ups, down and down --volumes as for the reference stack."
 )
+if os.environ.get("GW_PORT", "3000") != "3000":
+    method += (f" In this run 127.0.0.1:3000 was held by another user of the engine: the reference "
+               f"stack ran from a copy of examples/hockeyhub whose gateway is published on "
+               f"{os.environ['GW_PORT']} instead, its only difference.")
 doc = {
     "benchmark": "up-down", "started": started, "finished": finished,
     "reproduce": ("" if stacks == "both" else f"UP_DOWN_STACKS={stacks} ") + f"bench/up-down.sh {rounds} {noop}",
