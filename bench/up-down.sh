@@ -930,6 +930,11 @@ def wcell(w):
 wrows = "\n".join(f"| {wb['round']} | {wcell(wb)} | {wcell(wc)} |" for wb, wc in zip(workers["berth"], workers["compose"]))
 prep_rows = "\n".join(f"| {k} | {v['median_ms']:.0f} ms ({v['min_ms']}–{v['max_ms']}) |" for k, v in rep_plain.items() if v)
 n_exit = {t: sum(1 for w in workers[t] if w["exited"]) for t in workers}
+def round_ms(tool, r):
+    x = next((s for s in S if s["tool"] == tool and s["op"] == "cold_up" and s["round"] == r), {})
+    return "–" if x.get("ms") is None else f"{x['ms'] / 1000:.1f}"
+per_round_plain = ", ".join(f"{round_ms('plain-berth', r)}/{round_ms('plain-compose', r)}"
+                            for r in range(1, int(rounds) + 1))
 md = f"""# Up and down: berth vs docker-compose 1.29
 
 Two stacks, measured in the same run, the tools interleaved round by round:
@@ -955,6 +960,8 @@ is the second row).
 | operation | berth median | compose median | ratio compose/berth |
 | --- | --- | --- | --- |
 {chr(10).join(prows)}
+
+Cold up to all healthy per round, berth/compose, in seconds: {per_round_plain}.
 
 The worker, per round (exited: not running, restarted, or finished at some
 point, after the cold up or after the no-op ups):
