@@ -17,8 +17,15 @@
 #      (VmRSS), CPU while idle over IDLE_S seconds ((utime+stime) delta /
 #      wall time from /proc/PID/stat), with --json (no log followers) and
 #      attached (the default: log followers of the watched service).
+#   4. save-to-visible under healthcheck load (issue 9): as 1., on a stack
+#      of its own whose three services (the synced one among them) have
+#      Compose healthchecks the engine runs every second (an exec of
+#      python3 that asks the server and hashes 8 MB); HEALTH_RUNS saves,
+#      in four alternating blocks of berth and, when BERTH_BEFORE names
+#      another binary (e.g. main's), that binary too: p50, p95, p99, max.
 #
-#   bench/watch.sh            (RUNS=200 RESTARTS=20 IDLE_S=60 by default)
+#   bench/watch.sh            (RUNS=200 RESTARTS=20 IDLE_S=60 HEALTH_RUNS=200)
+#   BERTH_BEFORE=/path/to/old/berth bench/watch.sh   before and after, in 4.
 #   REPORT_ONLY=1 bench/watch.sh   writes watch.md again from watch.json
 # Needs: the Docker engine, berth-local/python:3 and berth-local/postgres:15
 # (tests/images/build.sh), python3, build/berth.
@@ -30,7 +37,10 @@ berth=${BERTH:-$root/build/berth}
 runs=${RUNS:-200}
 restarts=${RESTARTS:-20}
 idle=${IDLE_S:-60}
+health_runs=${HEALTH_RUNS:-200}
+before=${BERTH_BEFORE:-}
 [ -x "$berth" ] || { echo "build berth first: cmake --build build" >&2; exit 1; }
+[ -z "$before" ] || [ -x "$before" ] || { echo "BERTH_BEFORE=$before is not a binary" >&2; exit 1; }
 eval "$("$root/tests/images/build.sh" --print)"
 for img in "$BERTH_RUNTIME_IMAGE" "$BERTH_POSTGRES_IMAGE"; do
   docker image inspect "$img" >/dev/null 2>&1 ||
@@ -38,6 +48,7 @@ for img in "$BERTH_RUNTIME_IMAGE" "$BERTH_POSTGRES_IMAGE"; do
 done
 
 project=bw-bench-$$
+hproject=bw-bench-h-$$
 work=$(mktemp -d "${TMPDIR:-/tmp}/berth-bench-watch.XXXXXX")
 export BERTH_STATE_DIR=$work/state
 mkdir -p "$BERTH_STATE_DIR"
@@ -47,12 +58,16 @@ cleanup() {
   for m in "$work"/*/berth.yaml; do
     [ -e "$m" ] && timeout 120 "$berth" --no-color -p "$project" -f "$m" down --volumes >/dev/null 2>&1
   done
-  ids=$(docker ps -aq --filter "label=berth.project=$project")
-  [ -z "$ids" ] || docker rm -f -v $ids >/dev/null 2>&1
-  ids=$(docker network ls -q --filter "label=berth.project=$project")
-  [ -z "$ids" ] || docker network rm $ids >/dev/null 2>&1
-  ids=$(docker volume ls -q --filter "label=berth.project=$project")
-  [ -z "$ids" ] || docker volume rm -f $ids >/dev/null 2>&1
+  [ -e "$work/health/berth.yaml" ] &&
+    timeout 120 "$berth" --no-color -p "$hproject" -f "$work/health/berth.yaml" down --volumes >/dev/null 2>&1
+  for p in "$project" "$hproject"; do
+    ids=$(docker ps -aq --filter "label=berth.project=$p")
+    [ -z "$ids" ] || docker rm -f -v $ids >/dev/null 2>&1
+    ids=$(docker network ls -q --filter "label=berth.project=$p")
+    [ -z "$ids" ] || docker network rm $ids >/dev/null 2>&1
+    ids=$(docker volume ls -q --filter "label=berth.project=$p")
+    [ -z "$ids" ] || docker volume rm -f $ids >/dev/null 2>&1
+  done
   ids=$( (docker image ls -q --filter "label=berth.project=$project"
     docker image ls -q --filter "reference=$project-*") | sort -u)
   [ -z "$ids" ] || docker image rm -f $ids >/dev/null 2>&1
@@ -118,6 +133,29 @@ for d in range(200):
             fh.write(f"file {d}/{f}\n" * 8)
 PY
 
+# The sync service again, on a stack of its own under load: it and two more
+# services have Compose healthchecks that the engine runs every second, each
+# an exec of python3 that does real work (asks the server, hashes 8 MB).
+hport=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+mkdir -p "$work/health/src"
+python3 - "$work/sync/berth.yaml" "$work/health/berth.yaml" "$port" "$hport" "$BERTH_RUNTIME_IMAGE" <<'PY'
+import sys
+src, dst, port, hport, image = sys.argv[1:6]
+check = ("    healthcheck:\n"
+         "      test: [\"CMD\", \"python3\", \"-c\", \"import hashlib, http.client as h; "
+         "c = h.HTTPConnection('127.0.0.1', 8000, timeout=5); c.request('GET', '/'); "
+         "c.getresponse().read(); [hashlib.sha256(b'x' * 4096).digest() for _ in range(2000)]\"]\n"
+         "      interval: 1s\n      timeout: 5s\n      retries: 3\n")
+text = open(src).read().replace(f"127.0.0.1:{port}:8000", f"127.0.0.1:{hport}:8000")
+grace = "    stop_grace_period: 1s\n"
+assert text.count(grace) == 1
+text = text.replace(grace, check + grace)
+for n in (1, 2):
+    text += (f"  load{n}:\n    image: {image}\n"
+             "    command: [\"python3\", \"-m\", \"http.server\", \"8000\"]\n" + check + grace)
+open(dst, "w").write(text)
+PY
+
 # ---- restart-to-ready: a copy of hockeyhub, user-service published ---------
 uport=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 cp -r "$root/examples/hockeyhub" "$work/hockeyhub"
@@ -144,13 +182,14 @@ if [ -z "${REPORT_ONLY:-}" ]; then
 fi
 
 python3 - "$berth" "$project" "$work" "$port" "$uport" "$runs" "$restarts" "$idle" \
-  "$root/bench/results" <<'PY'
+  "$root/bench/results" "$hproject" "$hport" "$health_runs" "$before" <<'PY'
 import datetime, http.client, json, os, platform, random, signal, statistics, subprocess
 import sys, threading, time, uuid
 
 berth, project, work, port, uport = sys.argv[1:6]
 runs, restarts, idle = int(sys.argv[6]), int(sys.argv[7]), int(sys.argv[8])
 outdir = sys.argv[9]
+hproject, hport, health_runs, before = sys.argv[10], int(sys.argv[11]), int(sys.argv[12]), sys.argv[13]
 port, uport = int(port), int(uport)
 random.seed(5)
 
@@ -170,15 +209,15 @@ def stats(v):
     if not v:
         return None
     return {"n": len(v), "p50": round(pct(v, 50), 1), "p95": round(pct(v, 95), 1),
-            "max": round(max(v), 1), "min": round(min(v), 1),
+            "p99": round(pct(v, 99), 1), "max": round(max(v), 1), "min": round(min(v), 1),
             "mean": round(statistics.mean(v), 1)}
 
 
 class Watch:
     """berth watch in the background; its JSON lines, read as they come."""
 
-    def __init__(self, manifest, *args, json_out=True):
-        cmd = [berth, "--no-color", "-p", project, "-f", manifest, "watch", *args]
+    def __init__(self, manifest, *args, json_out=True, binary=None, proj=None):
+        cmd = [binary or berth, "--no-color", "-p", proj or project, "-f", manifest, "watch", *args]
         if json_out:
             cmd.append("--json")
         self.t0 = time.monotonic()
@@ -251,14 +290,14 @@ def poll_rtt():
     return {"p50": round(pct(rtt, 50), 2), "p95": round(pct(rtt, 95), 2)}
 
 
-def latency(quiet):
+def latency(quiet, name="sync", port=port, binary=None, proj=None, n=None):
     args = ["--quiet-ms", str(quiet)] if quiet else []
-    w = Watch(f"{work}/sync/berth.yaml", *args)
+    w = Watch(f"{work}/{name}/berth.yaml", *args, binary=binary, proj=proj)
     w.wait_watching()
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
     lat, to_event, after_event, timeouts = [], [], [], 0
-    target = f"{work}/sync/src/v.txt"
-    for i in range(runs + 1):  # the first (file created) is a warm-up
+    target = f"{work}/{name}/src/v.txt"
+    for i in range((n or runs) + 1):  # the first (file created) is a warm-up
         val = f"{i}-{uuid.uuid4().hex}".encode()
         n_before = len(w.actions("synced"))
         t0 = time.monotonic()
@@ -294,13 +333,14 @@ def latency(quiet):
     w.stop()
     synced = w.actions("synced")[1:]
     errors = w.actions("error")
-    log(f"sync, quiet {quiet or 20} ms: {stats(lat)}")
+    log(f"{name}, quiet {quiet or 20} ms{' (' + binary + ')' if binary else ''}: {stats(lat)}")
     return {"quiet_ms": quiet or 20, "latency_ms": stats(lat), "timeouts": timeouts,
             "actions": len(synced) + 1, "errors": len(errors),
             "berth_action_ms": stats([e["ms"] for e in synced]),
             "save_to_action_line_ms": stats(to_event),
             "action_line_to_visible_ms": stats(after_event),
-            "samples_ms": [round(x, 1) for x in lat]}
+            "samples_ms": [round(x, 1) for x in lat],
+            "berth_action_samples_ms": [e["ms"] for e in synced]}
 
 
 class UnixHTTP(http.client.HTTPConnection):
@@ -439,6 +479,60 @@ def restart_tiny(after_line):
     log(f"restart-to-ready, {r['service']}, poll {r['poll']}: {r['ready_ms']}")
     return r
 
+# ---- 4. save-to-visible under healthcheck load ----------------------------------
+def health_durations(proj):
+    """How long the engine's last healthchecks took (its log keeps 5 per
+    container), in ms."""
+    ids = sh(f"docker ps -q --filter label=berth.project={proj}").split()
+    out = []
+    for cid in ids:
+        log_ = json.loads(sh(f"docker inspect -f '{{{{json .State.Health.Log}}}}' {cid}") or "[]")
+        for h in log_ or []:
+            t = []
+            for k in ("Start", "End"):  # 2026-01-02T03:04:05.123456789Z (or an offset)
+                sec, _, frac = h[k].partition(".")
+                digits = "".join(c for c in frac if c.isdigit())
+                t.append(datetime.datetime.fromisoformat(sec).timestamp() + float("0." + (digits or "0")))
+            out.append((t[1] - t[0]) * 1000)
+    return out
+
+
+def under_load():
+    """The sync measurement on the stack whose services have 1 s exec
+    healthchecks, for berth and (BERTH_BEFORE) the binary it is compared
+    with, in alternating blocks (before, after, after, before) so that a
+    drift of the machine's load weighs on both alike."""
+    m = f"{work}/health/berth.yaml"
+    up = subprocess.run([berth, "--no-color", "-p", hproject, "-f", m, "up", "--timeout", "3m"],
+                        capture_output=True, text=True)
+    if up.returncode:
+        raise SystemExit(f"berth up of the healthcheck stack failed:\n{up.stdout}{up.stderr}")
+    time.sleep(5)  # the healthchecks run a few rounds before the first save
+    bins = ([("before", before)] if before else []) + [("after", berth)]
+    order = bins + bins[::-1]
+    per = max(1, health_runs // 2)
+    blocks = {k: [] for k, _ in bins}
+    checks = []
+    load = [open("/proc/loadavg").read().split()[0]]
+    for label, b in order:
+        blocks[label].append(latency(0, "health", hport, b, hproject, per))
+        checks += health_durations(hproject)
+        load.append(open("/proc/loadavg").read().split()[0])
+    subprocess.run([berth, "--no-color", "-p", hproject, "-f", m, "down", "--volumes"],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    r = {"runs_per_binary": per * 2, "services_with_healthchecks": 3, "interval_s": 1,
+         "healthcheck_ms": stats(checks), "loadavg_between_blocks": load, "order": [k for k, _ in order]}
+    for label, b in bins:
+        lat = [x for blk in blocks[label] for x in blk["samples_ms"]]
+        act = [x for blk in blocks[label] for x in blk["berth_action_samples_ms"]]
+        r[label] = {"binary": b, "latency_ms": stats(lat), "berth_action_ms": stats(act),
+                    "timeouts": sum(blk["timeouts"] for blk in blocks[label]),
+                    "errors": sum(blk["errors"] for blk in blocks[label]),
+                    "over_100_ms": sum(1 for x in lat if x > 100), "samples_ms": lat}
+        log(f"under load, {label}: {r[label]['latency_ms']}, berth's ms {r[label]['berth_action_ms']}")
+    return r
+
+
 # ---- 3. footprint -------------------------------------------------------------
 def proc_status(pid, key):
     for line in open(f"/proc/{pid}/status"):
@@ -523,6 +617,7 @@ def measure():
     save_idle, idle = idle, min(idle, 20)
     res["footprint_small"] = footprint(True, "sync")  # the 1-file tree: berth's base
     idle = save_idle
+    res["under_load"] = under_load()
     machine["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
     res["restarts"], res["idle_s"] = restarts, idle
     return res
@@ -540,6 +635,7 @@ machine = res["machine"]
 
 # ---- the report -----------------------------------------------------------------
 s20, s50 = res["sync"]
+ul = res.get("under_load")
 fj, fa = res["footprint"][0], res["footprint"][1]
 hh_during, hh_after, tiny_during, tiny_after = res["restart"]
 
@@ -556,6 +652,49 @@ def rrow(r):
 
 def met(ok):
     return "yes" if ok else "**no**"
+
+
+def targets_load():
+    if not ul:
+        return ""
+    a = ul["after"]["latency_ms"]
+    return (f"| under 1 s exec healthchecks (issue 9): sync p50 <= 30 ms | {a['p50']} ms | "
+            f"{met(a['p50'] <= 30)} |\n"
+            f"| under 1 s exec healthchecks (issue 9): sync p95 <= 100 ms | {a['p95']} ms "
+            f"(p99 {a['p99']}, max {a['max']}) | {met(a['p95'] <= 100)} |")
+
+
+def load_section():
+    if not ul:
+        return ""
+    bins = [k for k in ("before", "after") if k in ul]
+    rows = "\n".join(
+        f"| {k} ({'main' if k == 'before' else 'this branch'}) | {ul[k]['latency_ms']['p50']} | "
+        f"{ul[k]['latency_ms']['p95']} | {ul[k]['latency_ms']['p99']} | {ul[k]['latency_ms']['max']} | "
+        f"{ul[k]['over_100_ms']} | {ul[k]['latency_ms']['n']} | {ul[k]['berth_action_ms']['p50']} / "
+        f"{ul[k]['berth_action_ms']['p95']} / {ul[k]['berth_action_ms']['max']} |" for k in bins)
+    hc = ul["healthcheck_ms"] or {"p50": "?", "p95": "?", "n": 0}
+    return f"""
+## Save-to-visible under healthcheck load (issue 9, ms)
+
+The sync run again (quiet period 20 ms) on a stack of its own: the synced
+service and two more, each with a Compose healthcheck that the engine runs
+every second (`interval: 1s`; an exec of python3 that asks the server and
+hashes 8 MB: p50 {hc["p50"]} ms, p95 {hc["p95"]} ms per check, from the
+engine's health log, {hc["n"]} checks). {ul["runs_per_binary"]} saves per
+binary, in blocks in the order {", ".join(ul["order"])}, so that a drift of
+the machine's load weighs on both alike (load average between the blocks:
+{" ".join(ul["loadavg_between_blocks"])}).
+
+| binary | p50 | p95 | p99 | max | saves over 100 ms | n | berth's `ms` p50 / p95 / max |
+| --- | --- | --- | --- | --- | --- | --- | --- |
+{rows}
+
+"before" is main's binary: every save lists the service's containers and
+inspects the one it writes into, and those calls queue behind the
+engine's healthcheck execs. "after" keeps the container (id, PID, running)
+from the engine's events and asks the engine nothing on a save.
+"""
 
 
 fp_rss_mb = max(fj["rss_hwm_kb"], fa["rss_hwm_kb"]) / 1024
@@ -605,9 +744,10 @@ Where the time goes (p50 / p95, ms):
 | quiet 50 ms | {s50["save_to_action_line_ms"]["p50"]} / {s50["save_to_action_line_ms"]["p95"]} | {s50["berth_action_ms"]["p50"]} / {s50["berth_action_ms"]["p95"]} | {s50["action_line_to_visible_ms"]["p50"]} / {s50["action_line_to_visible_ms"]["p95"]} |
 
 Save to berth's action line is the quiet period, plus inotify delivery,
-plus the action; berth's `ms` for a sync covers the container lookup and
-the write, which berth does straight into the container's root file system
-(/proc/PID/root) when it may, the engine's archive API otherwise. The new
+plus the action; berth's `ms` for a sync covers the write, which berth does
+straight into the container's root file system (/proc/PID/root) when it
+may, the engine's archive API otherwise. The container (its id and PID) is
+kept from the engine's events, not looked up per save. The new
 content is visible when berth prints its line (the last column is the
 harness's 1 ms poll step and its reading of berth's output).
 
@@ -628,6 +768,7 @@ The harness's own cost, one GET through the published port: p50
 {s20["timeouts"] + s50["timeouts"]} writes not visible within 10 s;
 {s20["errors"] + s50["errors"]} errors.
 
+{load_section()}
 ## Restart-to-ready, sync+restart (ms)
 
 | service | harness polls | p50 | p95 | max | n | berth's `restarted` action p50 / p95 |
@@ -672,7 +813,7 @@ CPU {res["footprint_small"]["idle_cpu_pct"]}%: the 20,000 files cost about
 of private memory each (path, hash, table slot). One change in the big tree
 afterwards synced in {fj["one_change_synced_ms"]} ms (berth's `ms`).
 
-## Targets (issue 5)
+## Targets (issues 5 and 9)
 
 | target | result | met |
 | --- | --- | --- |
@@ -682,6 +823,7 @@ afterwards synced in {fj["one_change_synced_ms"]} ms (berth's `ms`).
 | restart-to-ready <= 1 s (p50), hockeyhub user-service, polled after the restart | {hh_after["ready_ms"]["p50"]} ms (p95 {hh_after["ready_ms"]["p95"]} ms) | {met(hh_after["ready_ms"]["p50"] <= 1000)} |
 | < 15 MB RSS watching 20,000 files | {fp_rss_mb:.1f} MB (VmHWM, either mode; private {max(fj["rss_anon_kb"], fa["rss_anon_kb"]) / 1024:.1f} MB) | {met(fp_rss_mb < 15)} |
 | ~0% CPU idle | {fj["idle_cpu_pct"]}% / {fa["idle_cpu_pct"]}% | {met(max(fj["idle_cpu_pct"], fa["idle_cpu_pct"]) < 0.5)} |
+{targets_load()}
 
 ## Peers, for context (not measured here)
 

@@ -8,12 +8,15 @@
  * and runs the actions with its own Docker client, so a rebuild never
  * freezes the loop. Saves that arrive while an action runs are handed over
  * too and wait, merged into one batch per rule, for the action to end.
- * Events go to on_event one at a time (emit_mu). Every worker is joined
- * before berth_watch_run returns. */
+ * Events go to on_event one at a time (emit_mu). A third kind of thread
+ * reads the engine's events for the project and keeps each worker's
+ * target (the container it writes into) up to date, so a save asks the
+ * engine nothing. Every thread is joined before berth_watch_run returns. */
 #ifndef BERTH_WATCH_INTERNAL_H
 #define BERTH_WATCH_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
@@ -72,6 +75,20 @@ struct watch_rule {
   struct berth_strv retry, gone;
 };
 
+/* The container a service's rules act on (its replica 1), kept from the
+ * engine's events (watch-target.c): looked up once, looked up again when
+ * it starts, restarts or is recreated, marked stopped when it dies. While
+ * the events stream is lost, nothing is known and every action looks it
+ * up, as before the stream. Guarded by the worker's mu. */
+struct watch_target {
+  char *id; /* NULL: none */
+  int pid;  /* its first process, for /proc/PID/root; 0: not known */
+  bool running;
+  bool known;    /* the fields say what the engine says; else look it up */
+  uint64_t seq;  /* bumped by every event about the service and every loss */
+  uint64_t seen; /* seq at the last lookup: a failed one is not repeated at once */
+};
+
 struct watch_worker {
   struct watch_session *s;
   struct watch_rule *rules; /* its service's rules: a slice of the session's */
@@ -85,6 +102,8 @@ struct watch_worker {
   struct watch_rule **queue;
   size_t q_head, q_n;
   bool quit;
+  struct watch_target tgt; /* guarded by mu */
+  bool wants_target;       /* a rule acts on the container: not only rebuilds */
 };
 
 struct watch_session {
@@ -102,6 +121,15 @@ struct watch_session {
   size_t n_workers;
   pthread_mutex_t emit_mu;   /* on_event is called one at a time */
   pthread_mutex_t engine_mu; /* one rebuild at a time: the engine and the state */
+
+  /* The engine's events for the project's containers (watch-target.c). */
+  struct berth_docker *ev_d;
+  pthread_t ev_th;
+  bool ev_started;
+  atomic_bool ev_live; /* the stream is open: the targets are kept by it */
+  atomic_bool ev_stop;
+  pthread_mutex_t ev_mu; /* the pause before the stream is opened again */
+  pthread_cond_t ev_cv;  /* CLOCK_MONOTONIC */
 };
 
 void berth__watch_emit(struct watch_rule *r, enum berth_watch_what what, size_t files,
@@ -121,11 +149,32 @@ bool berth__watch_ignored(const struct watch_rule *r, const char *rel);
 int berth__watch_tree(struct watch_rule *r, const char *dir, bool initial, berth_err *err);
 void berth__watch_close_dir(uv_handle_t *h);
 
+/* watch-target.c: the container to act on, and the events that keep it. */
+int berth__watch_events_start(struct watch_session *s, berth_err *err);
+void berth__watch_events_stop(struct watch_session *s);
+/* The worker's running container: its id (free it) and its PID (0 when
+ * not known), from the target when it is known, else looked up. Fails
+ * with BERTH_E_NOT_FOUND when none runs. */
+int berth__watch_container(struct watch_worker *wk, char **ret_id, int *ret_pid, berth_err *err);
+/* True when the target should be looked up now: an event said it
+ * started, or the stream came back (worker, under mu). */
+bool berth__watch_target_stale(const struct watch_worker *wk);
+/* True when the stream says no container runs: retrying is pointless
+ * until an event (worker, under mu). */
+bool berth__watch_target_down(const struct watch_worker *wk);
+/* Looks the target up (worker, without mu); a failure waits for the
+ * next event or action. */
+void berth__watch_target_refresh(struct watch_worker *wk);
+/* What an action did to the container (a restart) or learnt of it (a
+ * write that failed) makes the target unknown: the next one looks. */
+void berth__watch_target_forget(struct watch_worker *wk);
+
 /* watch-sync.c: what reaches the container. */
-int berth__watch_container(struct watch_rule *r, char **ret, berth_err *err);
 int berth__watch_exec(struct watch_rule *r, const char *id, const char *const *cmd,
                       struct berth_buf *out, int *ret_code, berth_err *err);
-int berth__watch_sync(struct watch_rule *r, const char *id, const struct berth_strv *files,
+/* pid: the container's first process (0: unknown, the engine's archive
+ * API does the work). */
+int berth__watch_sync(struct watch_rule *r, const char *id, int pid, const struct berth_strv *files,
                       const struct berth_strv *deleted, berth_err *err);
 
 /* watch-worker.c: the workers and the actions. */

@@ -15,7 +15,6 @@
 #include <unistd.h>
 
 #include "berth/buf.h"
-#include "berth/engine.h" /* labels */
 #include "berth/tar.h"
 #include "cleanup.h"
 #include "watch-internal.h"
@@ -30,25 +29,6 @@ int berth__watch_exec(struct watch_rule *r, const char *id, const char *const *c
                       struct berth_buf *out, int *ret_code, berth_err *err) {
   struct berth_docker_exec_opts xo = {.cmd = cmd, .stdin_fd = -1};
   return berth_docker_exec(r->wk->d, id, &xo, collect, out, ret_code, err);
-}
-
-/* Which container of the service runs now (replica 1): one list call. */
-int berth__watch_container(struct watch_rule *r, char **ret, berth_err *err) {
-  char l1[300], l2[300];
-  snprintf(l1, sizeof(l1), BERTH_LABEL_PROJECT "=%s", r->s->p->name);
-  snprintf(l2, sizeof(l2), BERTH_LABEL_SERVICE "=%s", r->svc->name);
-  const char *labels[] = {l1, l2, BERTH_LABEL_REPLICA "=1", NULL};
-  _cleanup_json_ cJSON *list = NULL;
-  if (berth_docker_container_list(r->wk->d, labels, false, &list, err) < 0)
-    return -1;
-  const char *id =
-      cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(list, 0), "Id"));
-  if (!id)
-    return berth_err_set(err, BERTH_E_NOT_FOUND,
-                         "no running container (berth up %s starts it; changes are kept and "
-                         "sent with the next one)",
-                         r->svc->name);
-  return (*ret = strdup(id)) ? 0 : berth_err_set(err, BERTH_E_NOMEM, "out of memory");
 }
 
 /* ---- the direct path ---- */
@@ -122,32 +102,26 @@ static int copy_into(int dir_fd, const char *name, const char *src) {
 
 /* Syncs by writing into the container's root file system (as the engine
  * would), when berth may: a few milliseconds instead of the archive
- * API's tens. Returns 0 when all was done, -1 to fall back. */
-static int sync_direct(struct watch_rule *r, const char *id, const struct berth_strv *files,
-                       const struct berth_strv *deleted) {
-  _cleanup_json_ cJSON *info = NULL;
-  berth_err err = NULL;
-  if (berth_docker_container_inspect(r->wk->d, id, &info, &err) < 0) {
-    berth_err_free(&err);
-    return -1;
-  }
-  const cJSON *pid =
-      cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(info, "State"), "Pid");
-  if (!cJSON_IsNumber(pid) || pid->valueint <= 0)
+ * API's tens. pid is the container's first process, from its target (no
+ * engine call). Returns 0 when all was done, -1 to fall back. */
+static int sync_direct(struct watch_rule *r, const char *id, int pid,
+                       const struct berth_strv *files, const struct berth_strv *deleted) {
+  if (pid <= 0)
     return -1;
   /* The engine's PID is a host PID only when berth shares its PID
-   * namespace (not with an engine in a VM): the process's cgroup must
-   * name the container. */
+   * namespace (not with an engine in a VM), and a kept PID may be another
+   * process's by now: the process's cgroup must name the container. Both
+   * are read through one /proc/PID descriptor, which fails rather than
+   * follow the PID to a new process. */
   char path[64], cg[8192];
-  snprintf(path, sizeof(path), "/proc/%d/cgroup", pid->valueint);
-  _cleanup_fclose_ FILE *cgf = fopen(path, "re");
-  size_t cgn = cgf ? fread(cg, 1, sizeof(cg) - 1, cgf) : 0;
-  cg[cgn] = '\0';
-  if (!cgn || !strstr(cg, id))
+  snprintf(path, sizeof(path), "/proc/%d", pid);
+  _cleanup_close_ int proc_fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  _cleanup_close_ int cg_fd = proc_fd >= 0 ? openat(proc_fd, "cgroup", O_RDONLY | O_CLOEXEC) : -1;
+  ssize_t cgn = cg_fd >= 0 ? read(cg_fd, cg, sizeof(cg) - 1) : -1;
+  cg[cgn > 0 ? cgn : 0] = '\0';
+  if (cgn <= 0 || !strstr(cg, id))
     return -1;
-  char root[64];
-  snprintf(root, sizeof(root), "/proc/%d/root", pid->valueint);
-  _cleanup_close_ int root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  _cleanup_close_ int root_fd = openat(proc_fd, "root", O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (root_fd < 0)
     return -1;
   for (size_t i = 0; i < files->n + deleted->n; i++) {
@@ -232,11 +206,11 @@ static int remove_in(struct watch_rule *r, const char *id, const struct berth_st
   return rc;
 }
 
-int berth__watch_sync(struct watch_rule *r, const char *id, const struct berth_strv *files,
+int berth__watch_sync(struct watch_rule *r, const char *id, int pid, const struct berth_strv *files,
                       const struct berth_strv *deleted, berth_err *err) {
   /* Files already written directly are simply written again by the
    * fallback: both ways are idempotent. */
-  if (sync_direct(r, id, files, deleted) == 0)
+  if (sync_direct(r, id, pid, files, deleted) == 0)
     return 0;
   int rc = files->n ? send_archive(r, id, files, err) : 0;
   if (rc >= 0 && deleted->n)

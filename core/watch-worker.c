@@ -189,12 +189,25 @@ static int run_command(struct watch_rule *r, const char *id, const struct batch 
   return rc;
 }
 
+/* Writes the batch into the container (sync, sync+restart, exec). A
+ * write that fails makes the target unknown: the retry asks the engine
+ * where the container is, in case an event has not said it yet. */
+static int write_into(struct watch_rule *r, const char *id, int pid, const struct batch *b,
+                      berth_err *err) {
+  if (berth__watch_sync(r, id, pid, &b->files, &b->deleted, err) < 0) {
+    berth__watch_target_forget(r->wk);
+    return -1;
+  }
+  return 0;
+}
+
 static int apply(struct watch_rule *r, struct batch *b, int64_t t0, berth_err *err) {
   enum berth_watch_action a = r->w->action;
   if (a == BERTH_WATCH_REBUILD)
     return rebuild(r, b, t0, err);
   _cleanup_free_ char *id = NULL;
-  if (berth__watch_container(r, &id, err) < 0)
+  int pid = 0;
+  if (berth__watch_container(r->wk, &id, &pid, err) < 0)
     return -1;
   if (!r->container || strcmp(r->container, id)) {
     if (r->container && r->w->target && resend_all(r, b, err) < 0)
@@ -205,7 +218,7 @@ static int apply(struct watch_rule *r, struct batch *b, int64_t t0, berth_err *e
   }
   if (r->w->target &&
       (a == BERTH_WATCH_SYNC || a == BERTH_WATCH_SYNC_RESTART || a == BERTH_WATCH_EXEC)) {
-    if (berth__watch_sync(r, id, &b->files, &b->deleted, err) < 0)
+    if (write_into(r, id, pid, b, err) < 0)
       return -1;
     if (a == BERTH_WATCH_SYNC) {
       berth__watch_emit(r, BERTH_WATCH_EV_SYNCED, b->files.n, b->deleted.n, berth_now_ms() - t0,
@@ -215,7 +228,11 @@ static int apply(struct watch_rule *r, struct batch *b, int64_t t0, berth_err *e
   }
   if (a == BERTH_WATCH_RESTART || a == BERTH_WATCH_SYNC_RESTART) {
     int grace = r->svc->stop_grace_ms > 0 ? (int)(r->svc->stop_grace_ms / 1000) : 10;
-    if (berth_docker_container_restart(r->wk->d, id, grace, err) < 0)
+    int rc = berth_docker_container_restart(r->wk->d, id, grace, err);
+    /* A new process: its PID is looked up, whichever of the events and
+     * the next action comes first. */
+    berth__watch_target_forget(r->wk);
+    if (rc < 0)
       return -1;
     berth__watch_emit(r, BERTH_WATCH_EV_RESTARTED, b->files.n, b->deleted.n, berth_now_ms() - t0,
                       NULL);
@@ -290,8 +307,9 @@ static void retry_failed(struct watch_worker *wk) {
     if (!wants_retry(r))
       continue;
     _cleanup_free_ char *id = NULL;
+    int pid = 0;
     berth_err err = NULL;
-    if (berth__watch_container(r, &id, &err) < 0) {
+    if (berth__watch_container(wk, &id, &pid, &err) < 0) {
       berth_err_free(&err);
       continue;
     }
@@ -324,12 +342,24 @@ static void *worker_main(void *arg) {
       pthread_mutex_lock(&wk->mu);
       continue;
     }
+    if (berth__watch_target_stale(wk)) {
+      /* The container started or the events stream came back: its
+       * target is looked up now, not by the next save; what could not
+       * be delivered goes at once. */
+      pthread_mutex_unlock(&wk->mu);
+      berth__watch_target_refresh(wk);
+      pthread_mutex_lock(&wk->mu);
+      next_retry = berth_now_ms();
+      continue;
+    }
     bool retry = false;
     for (size_t i = 0; i < wk->n_rules && !retry; i++)
       retry = wants_retry(&wk->rules[i]);
-    if (!retry) {
+    if (!retry || berth__watch_target_down(wk)) {
+      /* Nothing to retry, or nothing runs to retry on: the events say
+       * when it does. */
       pthread_cond_wait(&wk->cv, &wk->mu);
-      next_retry = berth_now_ms() + RETRY_MS;
+      next_retry = retry ? berth_now_ms() : berth_now_ms() + RETRY_MS;
     } else if (berth_now_ms() < next_retry) {
       wait_until(wk, next_retry);
     } else {
@@ -374,6 +404,7 @@ int berth__watch_workers_start(struct watch_session *s, berth_err *err) {
     }
     struct watch_worker *wk = &s->workers[s->n_workers - 1];
     wk->n_rules++;
+    wk->wants_target |= s->rules[i].w->action != BERTH_WATCH_REBUILD;
     s->rules[i].wk = wk;
   }
   pthread_condattr_destroy(&ca);
@@ -401,6 +432,7 @@ void berth__watch_workers_stop(struct watch_session *s) {
     pthread_cond_destroy(&wk->cv);
     pthread_mutex_destroy(&wk->mu);
     free(wk->queue);
+    free(wk->tgt.id);
     berth_docker_close(wk->d);
   }
   free(s->workers);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -294,18 +295,30 @@ int berth_watch_run(const struct berth_project *p, const struct berth_watch_opts
     return berth_err_set(err, BERTH_E_FAILED, "starting the event loop: %s", uv_strerror(rc));
   pthread_mutex_init(&s.emit_mu, NULL);
   pthread_mutex_init(&s.engine_mu, NULL);
+  pthread_mutex_init(&s.ev_mu, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&s.ev_cv, &ca);
+  pthread_condattr_destroy(&ca);
   rc = rules_init(&s, err);
   if (rc >= 0)
     rc = berth__watch_workers_start(&s, err);
   if (rc >= 0)
+    rc = berth__watch_events_start(&s, err);
+  if (rc >= 0)
     run_loop(&s);
-  /* The workers finish what they run and are joined; then every handle
-   * is closed and the loop runs their close callbacks. */
+  /* The events thread ends first (it updates the workers), then the
+   * workers finish what they run and are joined; then every handle is
+   * closed and the loop runs their close callbacks. */
+  berth__watch_events_stop(&s);
   berth__watch_workers_stop(&s);
   uv_walk(&s.loop, walk_close, NULL);
   uv_run(&s.loop, UV_RUN_DEFAULT);
   uv_loop_close(&s.loop);
   rules_free(&s);
+  pthread_cond_destroy(&s.ev_cv);
+  pthread_mutex_destroy(&s.ev_mu);
   pthread_mutex_destroy(&s.engine_mu);
   pthread_mutex_destroy(&s.emit_mu);
   return rc;

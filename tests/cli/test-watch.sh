@@ -136,6 +136,7 @@ stop_watch() {
     sleep 0.1
   done
   ! kill -0 "$WATCH_PID" 2>/dev/null || fail "berth watch did not stop on SIGINT within 5 s"
+  ! grep -q 'Sanitizer' "$DIR/watch.err" || fail "berth watch: sanitizer report"
 }
 watch_dump() {
   echo "--- berth watch stdout:" >&2
