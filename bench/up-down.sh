@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
-# Bringing the reference stack up and down: berth against docker-compose 1.29
-# on examples/hockeyhub (berth.yaml for berth, compose.yaml for compose: the
-# same six services with equivalent healthchecks), in the same run, the tools
-# interleaved round by round so that machine noise hits both.
+# Bringing two stacks up and down: berth against docker-compose 1.29, in the
+# same run, the tools interleaved round by round so that machine noise hits
+# both:
+#   - the reference stack, examples/hockeyhub (berth.yaml for berth,
+#     compose.yaml for compose: the same six services with equivalent
+#     healthchecks);
+#   - the plain stack, bench/plain/compose.yaml for both (issue 9): a Compose
+#     file with Compose healthchecks only, infra under image names berth does
+#     not recognise, and a worker that exits if a dependency refuses it.
 #
 #   bench/up-down.sh [ROUNDS] [NOOP_PER_ROUND]      (default 7 and 3; ROUNDS >= 5)
+#   UP_DOWN_STACKS=plain bench/up-down.sh ...       only the plain stack, into
+#                                                   up-down-plain.json and .md
 # Needs: the Docker engine, hyperfine and docker-compose (Debian packages),
 # python3, curl, build/berth and the berth-local/* images.
 # Writes bench/results/up-down.json (all raw samples) and up-down.md.
@@ -16,6 +23,12 @@
 # up, the services' own start-to-/health times are measured standalone, and
 # after its down each infra image's own start-to-protocol time: those make up
 # the dependency chains that bound a cold up from below.
+#
+# The plain stack, per round and tool, after the reference stack: cold up
+# (after down --volumes) to all containers running and every healthcheck
+# healthy (berth: also when `berth up` returned); whether the worker exited
+# or restarted, after the cold up and after the no-op ups; NOOP_PER_ROUND
+# no-op ups (hyperfine); down keeping the volumes; an untimed down --volumes.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 rounds=${1:-7}
@@ -30,18 +43,49 @@ done
 docker info >/dev/null 2>&1 || { echo "the Docker engine does not answer" >&2; exit 1; }
 
 hh=$root/examples/hockeyhub
-out_json=$root/bench/results/up-down.json
-out_md=$root/bench/results/up-down.md
+stacks=${UP_DOWN_STACKS:-both}
+case $stacks in
+  both) out_json=$root/bench/results/up-down.json out_md=$root/bench/results/up-down.md ;;
+  plain) out_json=$root/bench/results/up-down-plain.json out_md=$root/bench/results/up-down-plain.md ;;
+  *) echo "UP_DOWN_STACKS is both or plain" >&2; exit 2 ;;
+esac
 work=$(mktemp -d /tmp/bench-up-down.XXXXXX)
 export BERTH_STATE_DIR=$work/state   # berth's state, private to this run
 mkdir -p "$BERTH_STATE_DIR"
 unset HH_RABBITMQ_HEALTHCHECK        # compose.yaml's own (correct) RabbitMQ check
 export NO_COLOR=1
 label=bench.up-down=$$               # on the standalone containers of the chain measurement
+# The gateway's host port: 3000 as in the example, or, when something else
+# on this engine holds 3000 (another user's hockeyhub), a free one, on a copy
+# of the example that differs in that port only.
+gw_port=3000
+if ! python3 -c 'import socket; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", 3000))' 2>/dev/null; then
+  gw_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  cp -r "$hh" "$work/hockeyhub"
+  rm -rf "$work"/hockeyhub/*/__pycache__
+  hh=$work/hockeyhub
+  sed -i "s/- \"3000:3000\"/- \"$gw_port:3000\"/" "$hh/berth.yaml"
+  sed -i "s/\"127.0.0.1:3000:3000\"/\"127.0.0.1:$gw_port:3000\"/" "$hh/compose.yaml"
+  grep -q "\"$gw_port:3000\"" "$hh/berth.yaml" && grep -q "127.0.0.1:$gw_port:3000" "$hh/compose.yaml" ||
+    { echo "could not move the gateway to port $gw_port" >&2; exit 1; }
+  echo "port 3000 is busy ($(docker ps --filter publish=3000 --format '{{.Names}}')): the gateway is published on $gw_port" >&2
+fi
+export GW_PORT=$gw_port
 bp=bench-berth
 cp=bench-compose
 B=("$berth" -p "$bp" -f "$hh/berth.yaml")
 C=(docker-compose -p "$cp" -f "$hh/compose.yaml")
+pl=$root/bench/plain
+bp2=bench-plain-berth
+cp2=bench-plain-compose
+PB=("$berth" -p "$bp2" -f "$pl/compose.yaml")
+PC=(docker-compose -p "$cp2" -f "$pl/compose.yaml")
+unset PLAIN_RABBITMQ_HEALTHCHECK     # the plain stack's own (correct) RabbitMQ check
+plain_images="plain-pg:bench plain-mq:bench plain-cache:bench"
+plain_images_new=""                  # the ones this run builds (removed at exit)
+for i in $plain_images; do
+  docker image inspect "$i" >/dev/null 2>&1 || plain_images_new+=" $i"
+done
 samples=$work/samples.jsonl
 log=$work/log
 : >"$samples"
@@ -55,7 +99,17 @@ cleanup() {
   docker ps -aq --filter "label=$label" | xargs -r docker rm -fv >/dev/null 2>&1
   "${B[@]}" down --volumes --remove-orphans >>"$log" 2>&1
   "${C[@]}" down -v --remove-orphans >>"$log" 2>&1
+  "${PB[@]}" down --volumes --remove-orphans >>"$log" 2>&1
+  "${PC[@]}" down -v --remove-orphans >>"$log" 2>&1
   # Whatever the tools left behind (reported as a problem in the run's checks).
+  local l
+  for l in "berth.project=$bp2" "com.docker.compose.project=$cp2"; do
+    docker ps -aq --filter "label=$l" | xargs -r docker rm -fv >/dev/null 2>&1
+    docker network ls -q --filter "label=$l" | xargs -r docker network rm >/dev/null 2>&1
+    docker volume ls -q --filter "label=$l" | xargs -r docker volume rm >/dev/null 2>&1
+  done
+  # shellcheck disable=SC2086 # a list of names
+  [ -z "$plain_images_new" ] || docker rmi $plain_images_new >/dev/null 2>&1
   docker ps -aq --filter "label=berth.project=$bp" | xargs -r docker rm -fv >/dev/null 2>&1
   docker network ls -q --filter "label=berth.project=$bp" | xargs -r docker network rm >/dev/null 2>&1
   docker volume ls -q --filter "label=berth.project=$bp" | xargs -r docker volume rm >/dev/null 2>&1
@@ -148,6 +202,7 @@ def run(argv, logf):
         return subprocess.run(argv, stdout=subprocess.PIPE, stderr=f)
 
 cmd, logf = sys.argv[1], sys.argv[2]
+GW = os.environ.get("GW_PORT", "3000")
 argv = sys.argv[sys.argv.index("--") + 1:] if "--" in sys.argv else []
 res = {}
 
@@ -157,7 +212,7 @@ if cmd == "berth-cold":
     p = run(argv, logf)
     t1 = now()
     res = {"ms": ms(t0, t1), "rc": p.returncode,
-           "gateway_health_after": http_status("http://127.0.0.1:3000/health")}
+           "gateway_health_after": http_status(f"http://127.0.0.1:{GW}/health")}
     try:
         doc = json.loads(p.stdout)
         res["berth_elapsed_ms"] = doc.get("elapsed_ms")
@@ -178,7 +233,7 @@ elif cmd == "compose-cold":
     deadline = t0 + 300 * 10**9
     while now() < deadline:
         cs = engine("/containers/json?all=1&filters=" + urllib.parse.quote(flt))
-        gw = http_status("http://127.0.0.1:3000/health", timeout=1)
+        gw = http_status(f"http://127.0.0.1:{GW}/health", timeout=1)
         t = now()
         if gw == 200 and first_200 is None:
             first_200 = t
@@ -194,6 +249,44 @@ elif cmd == "compose-cold":
     else:
         res["error"] = "not all healthy after 300 s"
     res["gateway_first_200_ms"] = ms(t0, first_200) if first_200 else None
+
+elif cmd == "plain-cold":
+    # The plain stack, either tool: run the command (berth up --json, or
+    # docker-compose up -d), then poll the engine every 50 ms until the
+    # project's NSVC containers are all running and none has a health that
+    # is not healthy (starting, unhealthy): "all healthy". A container that
+    # is not running ends the wait (the worker exited).
+    label, nsvc = sys.argv[3], int(sys.argv[4])
+    flt = json.dumps({"label": [label]})
+    t0 = now()
+    p = run(argv, logf)
+    t1 = now()
+    res = {"rc": p.returncode, "cmd_ms": ms(t0, t1)}
+    try:
+        doc = json.loads(p.stdout)
+        res["berth_elapsed_ms"] = doc.get("elapsed_ms")
+        res["berth_ready_ms"] = {s["service"]: s.get("ready_ms") for s in doc.get("services", [])}
+    except ValueError:
+        if p.stdout.strip():
+            res["stdout"] = p.stdout.decode(errors="replace")[-2000:]
+    deadline = t0 + 300 * 10**9
+    while now() < deadline:
+        cs = engine("/containers/json?all=1&filters=" + urllib.parse.quote(flt))
+        t = now()
+        down = [c["Names"][0].lstrip("/") + " " + c["Status"] for c in cs if c["State"] != "running"]
+        waiting = [c["Names"][0] for c in cs if "(health: " in c["Status"] or "(unhealthy)" in c["Status"]]
+        if down:  # the command has returned: every container should run
+            res["error"] = f"not running: {down}"
+            break
+        if len(cs) == nsvc and not waiting:
+            res["ms"] = ms(t0, t)
+            break
+        if p.returncode != 0 and t - t1 > 10 * 10**9:
+            res["error"] = f"the command failed and the stack is not healthy 10 s later: {waiting}"
+            break
+        time.sleep(0.05)
+    else:
+        res["error"] = "not all healthy after 300 s"
 
 elif cmd == "standalone":
     # docker run -d ... then poll 127.0.0.1:PORT every 10 ms for the protocol.
@@ -282,16 +375,16 @@ print(json.dumps({"ms_list": [round(t * 1000, 1) for t in r["times"]],
 PY
 }
 
-# The published port 3000 is shared by both stacks (and by other users of this
+# The published port (3000, or gw_port) is shared by both stacks (and by other users of this
 # engine): never start while something else holds it.
 port_free() {
   local i
   for i in $(seq 600); do
-    python3 -c 'import socket,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1",3000))' 2>/dev/null && return 0
-    [ "$i" = 1 ] && say "port 3000 is busy, waiting (up to 60 s)"
+    python3 -c 'import socket,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1",int(sys.argv[1])))' "$gw_port" 2>/dev/null && return 0
+    [ "$i" = 1 ] && say "port $gw_port is busy, waiting (up to 60 s)"
     sleep 0.1
   done
-  echo "port 3000 stays busy: $(docker ps --filter publish=3000 --format '{{.Names}}')" >&2
+  echo "port $gw_port stays busy: $(docker ps --filter "publish=$gw_port" --format '{{.Names}}')" >&2
   return 1
 }
 
@@ -309,7 +402,14 @@ fingerprint() {
 }
 foreign() {  # containers on the engine that are not ours: a noise indicator
   docker ps -q --filter status=running | xargs -r docker inspect -f '{{index .Config.Labels "berth.project"}}{{index .Config.Labels "com.docker.compose.project"}}' |
-    grep -cvE "^($bp|$cp)\$" || true
+    grep -cvE "^($bp|$cp|$bp2|$cp2)\$" || true
+}
+# the same two for any label (the plain stack's projects)
+objects_l() {
+  echo "$(docker ps -aq --filter "label=$1" | wc -l) $(docker network ls -q --filter "label=$1" | wc -l) $(docker volume ls -q --filter "label=$1" | wc -l)"
+}
+fingerprint_l() {
+  docker ps -aq --filter "label=$1" | sort | xargs -r docker inspect -f '{{.Id}} {{.State.StartedAt}} {{.State.Status}}'
 }
 check() {  # check ROUND TOOL WHAT OK DETAIL
   record "$1" "$2" check "$(python3 -c 'import json,sys; print(json.dumps({"what":sys.argv[1],"ok":sys.argv[2]=="1","detail":sys.argv[3]}))' "$3" "$4" "$5")"
@@ -323,16 +423,27 @@ net_of() { docker inspect -f '{{range $k, $v := .NetworkSettings.Networks}}{{pri
 # ---------------------------------------------------------------------------
 nsvc=$("${C[@]}" config --services | wc -l)
 say "warm-up: build the service images and start/stop each stack once (untimed)"
-port_free
-"${B[@]}" down --volumes --remove-orphans >>"$log" 2>&1 || true
-"${C[@]}" down -v --remove-orphans >>"$log" 2>&1 || true
-"${B[@]}" up >>"$log" 2>&1
-"${B[@]}" down --volumes >>"$log" 2>&1
-"${C[@]}" build -q >>"$log" 2>&1
-port_free
-"${C[@]}" up -d >>"$log" 2>&1
-"${C[@]}" down -v >>"$log" 2>&1
-images_before=$(docker images --format '{{.Repository}} {{.ID}}' | grep -E "^($bp-|${cp}_)" | sort)
+if [ "$stacks" = both ]; then
+  port_free
+  "${B[@]}" down --volumes --remove-orphans >>"$log" 2>&1 || true
+  "${C[@]}" down -v --remove-orphans >>"$log" 2>&1 || true
+  "${B[@]}" up >>"$log" 2>&1
+  "${B[@]}" down --volumes >>"$log" 2>&1
+  "${C[@]}" build -q >>"$log" 2>&1
+  port_free
+  "${C[@]}" up -d >>"$log" 2>&1 || say "warm-up: docker-compose up failed (see $log); going on"
+  "${C[@]}" down -v >>"$log" 2>&1
+fi
+# The plain stack: berth builds its three images (plain-*:bench), compose
+# uses them as they are.
+"${PB[@]}" down --volumes --remove-orphans >>"$log" 2>&1 || true
+"${PC[@]}" down -v --remove-orphans >>"$log" 2>&1 || true
+"${PB[@]}" up >>"$log" 2>&1 || true   # before issue 9 the worker may exit
+"${PB[@]}" down --volumes >>"$log" 2>&1
+"${PC[@]}" up -d >>"$log" 2>&1 || say "warm-up: docker-compose up of the plain stack failed; going on"
+"${PC[@]}" down -v >>"$log" 2>&1
+images_re="^($bp-|${cp}_|plain-(pg|mq|cache) )"
+images_before=$(docker images --format '{{.Repository}} {{.ID}}' | grep -E "$images_re" | sort)
 
 berth_round() {
   local r=$1 j st before after o
@@ -343,7 +454,11 @@ berth_round() {
   say "round $r: berth cold up"
   j=$(py berth-cold "$log" -- "${B[@]}" up --json)
   record "$r" berth cold_up "$j"
-  [ "$(field "$j" rc)" = 0 ] || { say "berth up failed: $j"; check "$r" berth "cold up" 0 "$j"; return 1; }
+  if [ "$(field "$j" rc)" != 0 ]; then  # a failed check; the run goes on
+    check "$r" berth "cold up" 0 "$j"
+    "${B[@]}" down --volumes >>"$log" 2>&1 || true
+    return 0
+  fi
   st=$(field "$j" gateway_health_after)
   check "$r" berth "gateway /health right after up" "$([ "$st" = 200 ] && echo 1 || echo 0)" "HTTP $st"
 
@@ -421,7 +536,11 @@ compose_round() {
   say "round $r: compose cold up"
   j=$(py compose-cold "$log" "$cp" "$nsvc" -- "${C[@]}" up -d)
   record "$r" compose cold_up "$j"
-  [ -n "$(field "$j" ms)" ] || { say "compose up failed: $j"; return 1; }
+  if [ -z "$(field "$j" ms)" ]; then  # a failed check; the run goes on
+    check "$r" compose "cold up" 0 "$j"
+    "${C[@]}" down -v >>"$log" 2>&1 || true
+    return 0
+  fi
 
   say "round $r: compose no-op up x$noop"
   before=$(fingerprint compose)
@@ -439,21 +558,93 @@ compose_round() {
   check "$r" compose "down -v: nothing left" "$([ "$o" = "0 0 0" ] && echo 1 || echo 0)" "containers networks volumes: $o"
 }
 
+# worker_check ROUND TOOL WHEN CONTAINER: has the plain stack's worker exited
+# or restarted? One sample (op "worker") and one check.
+worker_check() {
+  local r=$1 tool=$2 when=$3 c=$4 st conn
+  st=$(docker inspect -f '{{.State.Status}} {{.RestartCount}} {{.State.ExitCode}} {{.State.FinishedAt}}' "$c" 2>/dev/null || echo "missing 0 0 -")
+  conn=0
+  docker logs "$c" 2>&1 | grep -q '^worker: CONNECTED' && conn=1
+  record "$r" "$tool" worker "$(python3 - "$when" "$st" "$conn" <<'PY'
+import json, sys
+when, st, conn = sys.argv[1], sys.argv[2].split(), sys.argv[3] == "1"
+status, restarts, code, finished = st[0], int(st[1]), int(st[2]), st[3]
+exited = status != "running" or restarts > 0 or not finished.startswith("0001-")
+print(json.dumps({"when": when, "status": status, "restarts": restarts, "exit_code": code,
+                  "finished_at": finished, "connected": conn, "exited": exited}))
+PY
+)"
+  local ok=0
+  [[ $st == "running 0 0 0001-"* ]] && [ "$conn" = 1 ] && ok=1
+  check "$r" "$tool" "plain: the worker connected and never exited ($when)" "$ok" "state: $st; connected: $conn; log: $(docker logs "$c" 2>&1 | tail -n 2 | tr '\n' ' ')"
+}
+
+# plain_round ROUND berth|compose: the plain stack, one tool.
+plain_round() {
+  local r=$1 tool=$2 label worker j o before after
+  local -a up down downv
+  local noopcmd
+  if [ "$tool" = berth ]; then
+    label=berth.project=$bp2 worker=$bp2-worker-1
+    up=("${PB[@]}" up --json) down=("${PB[@]}" down) downv=("${PB[@]}" down --volumes)
+    noopcmd="${PB[*]} up"
+  else
+    label=com.docker.compose.project=$cp2 worker=${cp2}_worker_1
+    up=("${PC[@]}" up -d) down=("${PC[@]}" down) downv=("${PC[@]}" down -v)
+    noopcmd="${PC[*]} up -d"
+  fi
+  o=$(objects_l "$label")
+  [ "$o" = "0 0 0" ] || check "$r" "plain-$tool" "clean before cold up" 0 "containers networks volumes: $o"
+  record "$r" "plain-$tool" foreign "{\"running\": $(foreign)}"
+  say "round $r: plain stack, $tool cold up"
+  j=$(py plain-cold "$log" "$label" 5 -- "${up[@]}")
+  record "$r" "plain-$tool" cold_up "$j"
+  check "$r" "plain-$tool" "cold up to all healthy" "$([ -n "$(field "$j" ms)" ] && [ "$(field "$j" rc)" = 0 ] && echo 1 || echo 0)" "$j"
+  worker_check "$r" "plain-$tool" "after cold up" "$worker"
+  if [ -n "$(field "$j" ms)" ]; then
+    say "round $r: plain stack, $tool no-op up x$noop"
+    before=$(fingerprint_l "$label")
+    record "$r" "plain-$tool" noop_up "$(noop_cpu "$tool up (plain)" "$noopcmd")"
+    after=$(fingerprint_l "$label")
+    check "$r" "plain-$tool" "no-op up changed nothing" "$([ "$before" = "$after" ] && echo 1 || echo 0)" "$(diff <(echo "$before") <(echo "$after") | tr '\n' ' ')"
+    worker_check "$r" "plain-$tool" "after the no-op ups" "$worker"
+  fi
+  say "round $r: plain stack, $tool down"
+  j=$(py timed "$log" -- "${down[@]}")
+  record "$r" "plain-$tool" down "$j"
+  o=$(objects_l "$label")
+  check "$r" "plain-$tool" "down: no container or network left, 3 volumes kept" "$([ "$o" = "0 0 3" ] && echo 1 || echo 0)" "containers networks volumes: $o"
+  "${downv[@]}" >>"$log" 2>&1
+  o=$(objects_l "$label")
+  check "$r" "plain-$tool" "down --volumes: nothing left" "$([ "$o" = "0 0 0" ] && echo 1 || echo 0)" "containers networks volumes: $o"
+}
+
 started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 for r in $(seq "$rounds"); do
-  if [ $((r % 2)) = 1 ]; then berth_round "$r"; compose_round "$r"
-  else compose_round "$r"; berth_round "$r"; fi
+  if [ $((r % 2)) = 1 ]; then
+    [ "$stacks" = plain ] || { berth_round "$r"; compose_round "$r"; }
+    plain_round "$r" berth; plain_round "$r" compose
+  else
+    [ "$stacks" = plain ] || { compose_round "$r"; berth_round "$r"; }
+    plain_round "$r" compose; plain_round "$r" berth
+  fi
 done
-images_after=$(docker images --format '{{.Repository}} {{.ID}}' | grep -E "^($bp-|${cp}_)" | sort)
+images_after=$(docker images --format '{{.Repository}} {{.ID}}' | grep -E "$images_re" | sort)
 [ "$images_before" = "$images_after" ] && img_ok=1 || img_ok=0
 check 0 both "no image rebuilt during the timed runs" "$img_ok" "$(diff <(echo "$images_before") <(echo "$images_after") | tr '\n' ' ')"
 finished=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 
 # ---------------------------------------------------------------------------
-python3 - "$samples" "$out_json" "$out_md" "$rounds" "$noop" "$started" "$finished" "$berth" <<'PY'
+python3 - "$samples" "$out_json" "$out_md" "$rounds" "$noop" "$started" "$finished" "$berth" "$stacks" <<'PY'
 import json, sys, statistics as st, platform, subprocess, os
-samples_f, out_json, out_md, rounds, noop, started, finished, berth = sys.argv[1:9]
+samples_f, out_json, out_md, rounds, noop, started, finished, berth, stacks = sys.argv[1:10]
 S = [json.loads(l) for l in open(samples_f)]
+have_ref = any(s["tool"] in ("berth", "compose") and s["op"] == "cold_up" for s in S)
+# The previous result file, for "no worse than before" on the reference stack.
+try:
+    prev = json.load(open(out_json))
+except (OSError, ValueError):
+    prev = None
 
 def sh(c):
     return subprocess.run(["sh", "-c", c], capture_output=True, text=True).stdout.strip()
@@ -545,7 +736,50 @@ rep_stats = {k: stats([r.get(k) for r in reported if r])
 
 checks = [s for s in S if s["op"] == "check"]
 failed = [c for c in checks if not c["ok"]]
-foreign = {t: [s["running"] for s in S if s["tool"] == t and s["op"] == "foreign"] for t in ("berth", "compose")}
+foreign = {t: [s["running"] for s in S if s["tool"] == t and s["op"] == "foreign"]
+           for t in ("berth", "compose", "plain-berth", "plain-compose")}
+
+# The plain stack (bench/plain/compose.yaml), tools "plain-berth" and "plain-compose".
+def noop_list(tool):
+    return [t for s in S if s["tool"] == tool and s["op"] == "noop_up" for t in s["ms_list"]]
+raw_plain = {}
+for t in ("berth", "compose"):
+    tool = "plain-" + t
+    raw_plain[t] = {
+        "cold_up_ms": get(tool, "cold_up"),
+        "cold_cmd_returns_ms": get(tool, "cold_up", "cmd_ms"),
+        "noop_up_ms": noop_list(tool),
+        "noop_tool_cpu_ms": get(tool, "noop_up", "tool_cpu_ms"),
+        "noop_engine_cpu_ms": get(tool, "noop_up", "engine_cpu_ms"),
+        "down_ms": get(tool, "down"),
+    }
+summary_plain = {t: {k: stats(v) for k, v in ops.items()} for t, ops in raw_plain.items()}
+def pmed(t, op):
+    x = summary_plain[t][op]
+    return x["median_ms"] if x else None
+ratios_plain = {}
+for op in ("cold_up_ms", "noop_up_ms", "down_ms", "noop_tool_cpu_ms", "noop_engine_cpu_ms"):
+    b, c = pmed("berth", op), pmed("compose", op)
+    ratios_plain[op] = {"berth_over_compose": round(b / c, 3) if b and c else None,
+                        "compose_over_berth": round(c / b, 2) if b and c else None}
+# The worker, per round and tool: did it exit or restart (after the cold up,
+# after the no-op ups)? A cold up that failed counts as an exit too.
+workers = {}
+for t in ("berth", "compose"):
+    tool = "plain-" + t
+    rows = []
+    for r in range(1, int(rounds) + 1):
+        ws = [s for s in S if s["tool"] == tool and s["op"] == "worker" and s["round"] == r]
+        cold = next((s for s in S if s["tool"] == tool and s["op"] == "cold_up" and s["round"] == r), {})
+        rows.append({"round": r, "exited": any(w["exited"] for w in ws) or not ws,
+                     "connected": all(w["connected"] for w in ws) and bool(ws),
+                     "cold_up_ok": cold.get("rc") == 0 and cold.get("ms") is not None,
+                     "states": [{k: w[k] for k in ("when", "status", "restarts", "exit_code", "finished_at")} for w in ws],
+                     "cold_up_error": cold.get("error")})
+    workers[t] = rows
+berth_ready_plain = [s.get("berth_ready_ms") for s in S if s["tool"] == "plain-berth" and s["op"] == "cold_up"]
+rep_plain = {k: stats([r.get(k) for r in berth_ready_plain if r])
+             for k in ("pg", "mq", "cache", "worker", "web")}
 
 machine = {
     "cpu": sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"),
@@ -563,6 +797,15 @@ targets = {
     "noop_up_10x_faster_than_compose": (ratios["noop_up_ms"]["compose_over_berth"] or 0) >= 10,
     "cold_up_within_10pct_of_slowest_chain": over is not None and over <= 10,
     "down_under_3s": (med("berth", "down_ms") or 1e9) < 3000,
+}
+# Issue 9: the plain stack's targets, and the reference stack no worse than
+# the result file this run replaces (its medians; noise aside).
+prev_ref = {op: (prev or {}).get("summary", {}).get("berth", {}).get(op) for op in ("cold_up_ms", "noop_up_ms", "down_ms")}
+targets_plain = {
+    "cold_up_le_compose": (pmed("berth", "cold_up_ms") or 1e9) <= (pmed("compose", "cold_up_ms") or 0),
+    "noop_up_under_100ms": (pmed("berth", "noop_up_ms") or 1e9) <= 100,
+    "noop_up_5x_faster_than_compose": (ratios_plain["noop_up_ms"]["compose_over_berth"] or 0) >= 5,
+    "worker_never_exits": all(not w["exited"] and w["cold_up_ok"] for w in workers["berth"]),
 }
 method = (
     "Stack: examples/hockeyhub (postgres, redis, rabbitmq, user-service, communication-service, "
@@ -593,11 +836,25 @@ method = (
     "Connection.Start, PostgreSQL startup message -> authentication request, Redis PING -> PONG/NOAUTH. "
     "Then the three are started standalone again, together (as a cold up starts them), and timed the same way. "
     "A chain's own start time is the sum of its links' medians; berth's cold up median is compared "
-    "with the slowest chain."
+    "with the slowest chain. "
+    "The plain stack: bench/plain/compose.yaml for both tools (projects bench-plain-berth and "
+    "bench-plain-compose; the three infra images plain-*:bench are built by berth in the untimed "
+    "warm-up and used as they are by compose), measured in each round after the reference stack, "
+    "one tool then the other (alternating). Cold up after down --volumes: `berth up --json` or "
+    "`docker-compose up -d`, then the engine polled every 50 ms until the project's five containers "
+    "all run and none has a health other than healthy (a container that is not running ends the "
+    "wait: an exit); the time is from the start of the command. The worker is inspected after the "
+    "cold up and after the no-op ups (state, RestartCount, ExitCode, FinishedAt, and its log line "
+    "'worker: CONNECTED'). No-op ups, down and down --volumes as for the reference stack."
 )
+if os.environ.get("GW_PORT", "3000") != "3000":
+    method += (f" In this run 127.0.0.1:3000 was held by another user of the engine: the reference "
+               f"stack ran from a copy of examples/hockeyhub whose gateway is published on "
+               f"{os.environ['GW_PORT']} instead, its only difference.")
 doc = {
     "benchmark": "up-down", "started": started, "finished": finished,
-    "reproduce": f"bench/up-down.sh {rounds} {noop}",
+    "reproduce": ("" if stacks == "both" else f"UP_DOWN_STACKS={stacks} ") + f"bench/up-down.sh {rounds} {noop}",
+    "stacks": stacks,
     "method": method, "machine": machine, "rounds": int(rounds), "noop_per_round": int(noop),
     "summary": summary, "ratios": ratios,
     "chain": {"links_median_ms": ch, "chains_ms": chain_ms, "slowest": slowest,
@@ -608,6 +865,10 @@ doc = {
               "slowest_infra_together": slowest_t, "berth_over_slowest_chain_infra_together_pct": over_t,
               "berth_outside_reported_critical_path_ms": own},
     "targets": targets, "checks_failed": failed, "checks_total": len(checks),
+    "plain": {"stack": "bench/plain/compose.yaml", "summary": summary_plain, "ratios": ratios_plain,
+              "targets": targets_plain, "workers": workers, "berth_reported_ready_ms": rep_plain,
+              "raw": raw_plain},
+    "reference_previous": {"file_started": (prev or {}).get("started"), "berth_median_ms": prev_ref},
     "foreign_running_containers_per_round": foreign,
     "raw": raw, "samples": S,
 }
@@ -639,7 +900,99 @@ def rel(p):
     return "n/a" if p is None else (f"{p:.1f}% over" if p >= 0 else f"{-p:.1f}% under")
 together_rows = "\n".join(f"| {k} | {cell('chain_together', k)} |" for k in raw["chain_together"])
 fail_rows = "\n".join(f"- round {c['round']}, {c['tool']}: {c['what']}: {c['detail']}" for c in failed) or "- none"
-md = f"""# Up and down of the reference stack: berth vs docker-compose 1.29
+def pcell(t, op):
+    x = summary_plain[t][op]
+    if not x:
+        return "–"
+    return f"{x['median_ms']:.0f} ms ({x['min_ms']:.0f}–{x['max_ms']:.0f}, n={x['n']})"
+def pratio(op):
+    r = ratios_plain[op]["compose_over_berth"]
+    return f"{r:.2f}x" if r else "–"
+def fmt(v):
+    return "–" if v is None else f"{v:.0f} ms"
+prows = [
+    f"| cold up to all healthy | {pcell('berth','cold_up_ms')} | {pcell('compose','cold_up_ms')} | {pratio('cold_up_ms')} |",
+    f"| cold up: the command returns | {pcell('berth','cold_cmd_returns_ms')} | {pcell('compose','cold_cmd_returns_ms')} | – |",
+    f"| no-op up | {pcell('berth','noop_up_ms')} | {pcell('compose','noop_up_ms')} | {pratio('noop_up_ms')} |",
+    f"| down (volumes kept) | {pcell('berth','down_ms')} | {pcell('compose','down_ms')} | {pratio('down_ms')} |",
+    f"| no-op up: the tool's CPU time | {pcell('berth','noop_tool_cpu_ms')} | {pcell('compose','noop_tool_cpu_ms')} | {pratio('noop_tool_cpu_ms')} |",
+    f"| no-op up: the engine's CPU time | {pcell('berth','noop_engine_cpu_ms')} | {pcell('compose','noop_engine_cpu_ms')} | {pratio('noop_engine_cpu_ms')} |",
+]
+def wcell(w):
+    if not w["cold_up_ok"] and w["cold_up_error"]:
+        tag = "**cold up failed**"
+    elif w["exited"]:
+        tag = "**exited**"
+    else:
+        tag = "ran"
+    last = w["states"][-1] if w["states"] else None
+    return tag + (f" ({last['status']}, exit {last['exit_code']}, {last['restarts']} restarts)" if last and w["exited"] else "")
+wrows = "\n".join(f"| {wb['round']} | {wcell(wb)} | {wcell(wc)} |" for wb, wc in zip(workers["berth"], workers["compose"]))
+prep_rows = "\n".join(f"| {k} | {v['median_ms']:.0f} ms ({v['min_ms']}–{v['max_ms']}) |" for k, v in rep_plain.items() if v)
+n_exit = {t: sum(1 for w in workers[t] if w["exited"]) for t in workers}
+def round_ms(tool, r):
+    x = next((s for s in S if s["tool"] == tool and s["op"] == "cold_up" and s["round"] == r), {})
+    return "–" if x.get("ms") is None else f"{x['ms'] / 1000:.1f}"
+per_round_plain = ", ".join(f"{round_ms('plain-berth', r)}/{round_ms('plain-compose', r)}"
+                            for r in range(1, int(rounds) + 1))
+md = f"""# Up and down: berth vs docker-compose 1.29
+
+Two stacks, measured in the same run, the tools interleaved round by round:
+the reference stack (examples/hockeyhub) and the plain stack
+(bench/plain/compose.yaml, issue 9).
+
+## The plain stack
+
+bench/plain/compose.yaml, the same file for both tools: PostgreSQL, RabbitMQ
+and Redis under image names of their own (`plain-pg:bench`, ..., which berth
+does not recognise by name), each with its own Compose healthcheck
+(`pg_isready`, `rabbitmq-diagnostics -q check_port_connectivity`,
+`redis-cli ping`; every `interval: 1s`); a worker that connects once to all
+three at start and exits 1 if any refuses, depending on them with
+`condition: service_healthy`; a web service depending on the worker, with a
+python healthcheck. No x-berth keys, no berth.yaml. Medians of {rounds}
+rounds (no-op up: {noop} runs per round); min–max and number of runs in
+brackets. "All healthy": every container running and every healthcheck
+reported healthy by the engine, polled every 50 ms from the start of the
+command (berth's `up` returns when it considers the stack ready; its return
+is the second row).
+
+| operation | berth median | compose median | ratio compose/berth |
+| --- | --- | --- | --- |
+{chr(10).join(prows)}
+
+Cold up to all healthy per round, berth/compose, in seconds: {per_round_plain}.
+
+The worker, per round (exited: not running, restarted, or finished at some
+point, after the cold up or after the no-op ups):
+
+| round | berth | compose |
+| --- | --- | --- |
+{wrows}
+
+Exits: berth {n_exit['berth']} of {rounds}, compose {n_exit['compose']} of {rounds}.
+
+berth's own report (`up --json`, ready_ms per service, median (min–max)):
+
+| service | ready |
+| --- | --- |
+{prep_rows or '| – | – |'}
+
+### Targets (issue 9)
+
+| target | result | met |
+| --- | --- | --- |
+| plain: cold up <= docker-compose's | {fmt(pmed('berth','cold_up_ms'))} vs {fmt(pmed('compose','cold_up_ms'))} | {yes(targets_plain['cold_up_le_compose'])} |
+| plain: no-op up <= 100 ms | {fmt(pmed('berth','noop_up_ms'))} | {yes(targets_plain['noop_up_under_100ms'])} |
+| plain: no-op up >= 5x faster than docker-compose | {pratio('noop_up_ms')} | {yes(targets_plain['noop_up_5x_faster_than_compose'])} |
+| plain: the worker never exits (berth) | {n_exit['berth']} exits in {rounds} rounds | {yes(targets_plain['worker_never_exits'])} |
+| reference: cold up no worse than before | {fmt(med('berth','cold_up_ms'))} (before: {fmt((prev_ref['cold_up_ms'] or {}).get('median_ms'))}) | see numbers |
+| reference: no-op up no worse than before | {fmt(med('berth','noop_up_ms'))} (before: {fmt((prev_ref['noop_up_ms'] or {}).get('median_ms'))}) | see numbers |
+
+("Before" is the result file this run replaced, started {(prev or {}).get('started', '–')}.)
+
+"""
+md_ref = f"""## The reference stack
 
 examples/hockeyhub (PostgreSQL, Redis, RabbitMQ, user-service,
 communication-service, api-gateway): berth on berth.yaml, docker-compose
@@ -659,7 +1012,7 @@ healthy after {med('compose','cold_up_ms'):.0f} ms (the gateway's own healthchec
 after its start). Against compose's first gateway 200, berth's cold up is
 {summary['compose']['cold_gateway_first_200_ms']['median_ms'] / bc:.2f}x faster.
 
-## Targets (issue 4)
+### Targets (issue 4)
 
 | target | result | met |
 | --- | --- | --- |
@@ -668,7 +1021,7 @@ after its start). Against compose's first gateway 200, berth's cold up is
 | cold up within 10% of the slowest dependency chain | {rel(over)} | {yes(targets['cold_up_within_10pct_of_slowest_chain'])} |
 | down under 3 s | {med('berth','down_ms'):.0f} ms | {yes(targets['down_under_3s'])} |
 
-## Dependency chains
+### Dependency chains
 
 Each link's own start time, standalone (from `docker run` to its protocol or
 /health answering; see Method):
@@ -706,16 +1059,20 @@ three infra containers start together on {machine['cpus']} CPUs. Started togethe
 and the slowest chain with them is {slowest_t} at
 {chain_together_ms.get(slowest_t, 0):.0f} ms; berth's cold up median is {rel(over_t)} it.
 
-## Checks
+""" if have_ref else "## The reference stack\n\nNot measured in this run (UP_DOWN_STACKS=plain).\n\n"
+md_tail = f"""## Checks
 
 {len(checks)} checks (gateway 200 right after berth up, no-op changes no
 container, down leaves no container or network and keeps the volumes,
-down --volumes leaves nothing, no image rebuilt); failed:
+down --volumes leaves nothing, no image rebuilt; on the plain stack: cold up
+to all healthy, the worker connected and never exited, and the same checks
+of no-op up and down); failed:
 
 {fail_rows}
 
 Other containers running on the engine at the start of each cold up (other
-users of the same engine; noise): berth {foreign['berth']}, compose {foreign['compose']}.
+users of the same engine; noise): berth {foreign['berth']}, compose {foreign['compose']};
+plain stack: berth {foreign['plain-berth']}, compose {foreign['plain-compose']}.
 
 ## Method
 
@@ -726,9 +1083,10 @@ Raw samples: up-down.json.
 Machine: {machine['cpu']}, {machine['cpus']} CPUs, {machine['memory_gb']} GB, {machine['kernel']};
 Docker Engine {machine['docker_engine']} ({machine['storage_driver']}), {machine['berth']},
 docker-compose {machine['docker_compose']}, {machine['hyperfine']}; {started} to {finished}.
-Reproduce: `bench/up-down.sh {rounds} {noop}` (needs the Docker engine, hyperfine and
+Reproduce: `{doc['reproduce']}` (needs the Docker engine, hyperfine and
 docker-compose from Debian, build/berth and the berth-local/* images; about 10 minutes).
 """
+md = md + md_ref + md_tail
 open(out_md, "w").write(md)
 print(md)
 PY

@@ -211,3 +211,23 @@ engine_test() {
   trap 'exit 143' TERM
   note "project $PROJECT, manifest $MANIFEST"
 }
+
+# Anonymous volumes (an image's VOLUME, e.g. redis's /data) carry no project
+# label, and `berth down --volumes` leaves them: a test whose containers mount
+# some calls note_anonymous_volumes while the containers exist (before each
+# down; from a round's subshell too: the list is a file) and registers
+# `on_cleanup remove_anonymous_volumes` once, which removes the project's
+# containers and then every volume noted.
+note_anonymous_volumes() {
+  docker ps -aq --filter "label=berth.project=$PROJECT" |
+    xargs -r docker inspect -f '{{range .Mounts}}{{if eq .Type "volume"}}{{println .Name}}{{end}}{{end}}' 2>/dev/null |
+    grep -E '^[0-9a-f]{64}$' >>"$WORK/anonymous-volumes" || true
+}
+remove_anonymous_volumes() {
+  local v
+  [ -s "$WORK/anonymous-volumes" ] || return 0
+  purge_project
+  sort -u "$WORK/anonymous-volumes" | while read -r v; do
+    docker volume rm -f "$v" >/dev/null 2>&1 || true
+  done
+}
