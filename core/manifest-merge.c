@@ -409,10 +409,11 @@ void berth__resolve_extends(struct berth__reader *r, struct berth_node *root, co
       berth_node_remove(svc, "extends");
       /* Depth 2: merged as a service's keys. */
       berth__merge_maps(r, merged, svc, 2);
-      free(svc->items);
-      free(svc->value);
+      /* svc, emptied by the merge, becomes the merged service in place. */
+      struct berth_node emptied = *svc;
       *svc = *merged;
-      free(merged);
+      *merged = emptied;
+      berth_node_free(merged);
       berth_node_free(other);
     }
     if (!pending)

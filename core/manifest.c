@@ -317,6 +317,7 @@ static int load(struct berth__reader *r, const struct berth_load_opts *o, berth_
   if ((rc = name_project(r, o, err)) < 0)
     goto out;
   berth__apply_profiles(r, o);
+  berth_project_index(p);
   berth__validate(r);
 out:
   berth_node_free(merged);

@@ -1,8 +1,10 @@
 /* YAML read into a tree that remembers where each node came from
  * (file:line:col), with aliases expanded and merge keys (<<) applied.
  * Manifests are small, so the tree is built whole; every input is still
- * bounded (file size, node count, depth) so a hostile file — a billion
- * laughs of aliases, say — fails cleanly instead of exhausting memory. */
+ * bounded (file size, node count, bytes once aliases are expanded, depth)
+ * so a hostile file — a billion laughs of aliases, or a large scalar
+ * aliased a few levels deep — fails cleanly, at the alias that would
+ * exceed the bound, instead of exhausting memory. */
 #ifndef BERTH_NODE_H
 #define BERTH_NODE_H
 
@@ -14,7 +16,11 @@
 
 #define BERTH_YAML_MAX_BYTES (16u << 20)
 #define BERTH_YAML_MAX_NODES 1000000u
+/* The expanded document: its scalars' text and 16 bytes per node. */
+#define BERTH_YAML_MAX_EXPANDED (64u << 20)
 #define BERTH_YAML_MAX_DEPTH 256
+
+struct berth__name_index;
 
 enum berth_node_type { BERTH_NODE_NULL, BERTH_NODE_SCALAR, BERTH_NODE_SEQ, BERTH_NODE_MAP };
 
@@ -30,6 +36,10 @@ struct berth_node {
   /* SEQ: items[i]; MAP: items[2i] is a key, items[2i+1] its value */
   struct berth_node **items;
   size_t n;
+  /* A large map's keys by name (node.c's, built by the first lookup and
+   * kept by berth_node_put): lookups stay constant-time in a map of
+   * 50,000 services. */
+  struct berth__name_index *index;
 };
 
 /* Parses text (name is the file name for positions and messages; it must
@@ -50,7 +60,10 @@ struct berth_node *berth_node_new(enum berth_node_type type, const struct berth_
 int berth_node_append(struct berth_node *n, struct berth_node *item);
 int berth_node_put(struct berth_node *map, struct berth_node *key, struct berth_node *value);
 
-/* Map lookup by key; NULL when absent. */
+/* Map lookup by key (the first pair with it); NULL when absent. A map
+ * changed other than through berth_node_put/_remove/_append keeps a
+ * correct lookup as long as its keys stay where they were or its n
+ * changes. */
 struct berth_node *berth_node_get(const struct berth_node *map, const char *key);
 /* Index of a key in a map's pairs, or -1. */
 long berth_node_index(const struct berth_node *map, const char *key);
