@@ -313,14 +313,16 @@ static int expand_alias(struct builder *b, const yaml_event_t *ev, int depth,
     return fail_at(b, BERTH_E_TOO_BIG, m,
                    "%s: the alias *%s nests the document deeper than %d levels", at, name,
                    BERTH_YAML_MAX_DEPTH);
-  if (b->nodes + a->size.nodes > BERTH_YAML_MAX_NODES ||
-      b->bytes + a->size.bytes > BERTH_YAML_MAX_EXPANDED)
+  if (b->nodes + a->size.nodes > BERTH_YAML_MAX_NODES)
     return fail_at(b, BERTH_E_TOO_BIG, m,
-                   "%s: the alias *%s expands the document past %s (each use copies the %zu "
-                   "bytes of &%s, line %d); aliases of aliases multiply, use fewer of them",
-                   at, name,
-                   b->nodes + a->size.nodes > BERTH_YAML_MAX_NODES ? "a million nodes" : "64 MiB",
-                   a->size.bytes, name, a->node->line);
+                   "%s: the alias *%s expands the document past a million nodes (each use copies "
+                   "the %zu nodes of &%s, line %d); aliases of aliases multiply, use fewer of them",
+                   at, name, a->size.nodes, name, a->node->line);
+  if (b->bytes + a->size.bytes > BERTH_YAML_MAX_EXPANDED)
+    return fail_at(b, BERTH_E_TOO_BIG, m,
+                   "%s: the alias *%s expands the document past 64 MiB (each use copies the "
+                   "%.1f MiB of &%s, line %d); aliases of aliases multiply, use fewer of them",
+                   at, name, (double)a->size.bytes / (1 << 20), name, a->node->line);
   if (!(*ret = berth_node_copy(a->node)))
     return nomem(b);
   b->nodes += a->size.nodes;
