@@ -96,12 +96,6 @@ struct berth_node *berth__load_file(struct berth__reader *r, const char *path, i
     r->p->files.v = v;
     name = v[r->p->files.n++];
   }
-  _cleanup_fclose_ FILE *f = fopen(name, "re");
-  if (!f) {
-    berth_err_errno(err, errno, "%s", name);
-    return NULL;
-  }
-  fclose(TAKE_PTR(f));
   if (berth_yaml_load(name, &root, err) < 0) {
     /* Report a syntax error as a diagnostic: the message carries the
      * position already. */

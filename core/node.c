@@ -1,9 +1,12 @@
 /* YAML (libyaml's document API) to struct berth_node trees. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #include "berth/buf.h"
@@ -652,10 +655,52 @@ int berth_yaml_parse(const char *name, const char *text, size_t len, struct bert
   return r;
 }
 
-int berth_yaml_load(const char *path, struct berth_node **ret, berth_err *err) {
-  _cleanup_fclose_ FILE *f = fopen(path, "re");
-  if (!f)
+static const char *file_kind(mode_t mode) {
+  if (S_ISFIFO(mode))
+    return "a named pipe (FIFO)";
+  if (S_ISDIR(mode))
+    return "a directory";
+  if (S_ISCHR(mode) || S_ISBLK(mode))
+    return "a device";
+  if (S_ISSOCK(mode))
+    return "a socket";
+  return "not a regular file";
+}
+
+int berth_open_regular(const char *path, berth_err *err) {
+  /* O_NONBLOCK: opening a FIFO for reading waits for a writer. */
+  _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0) {
+    int saved = errno;
+    berth_err_errno(err, saved, "%s", path);
+    errno = saved;
+    return -BERTH_E_IO;
+  }
+  struct stat st;
+  if (fstat(fd, &st) < 0) {
+    int saved = errno;
+    berth_err_errno(err, saved, "%s", path);
+    errno = saved;
+    return -BERTH_E_IO;
+  }
+  if (!S_ISREG(st.st_mode))
+    return berth_err_set(err, BERTH_E_INVALID, "%s is %s, not a regular file; name a file", path,
+                         file_kind(st.st_mode));
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0)
     return berth_err_errno(err, errno, "%s", path);
+  return TAKE_FD(fd);
+}
+
+int berth_yaml_load(const char *path, struct berth_node **ret, berth_err *err) {
+  int fd = berth_open_regular(path, err);
+  if (fd < 0)
+    return fd;
+  _cleanup_fclose_ FILE *f = fdopen(fd, "r");
+  if (!f) {
+    close(fd);
+    return berth_err_errno(err, errno, "%s", path);
+  }
   struct berth_buf buf = BERTH_BUF_INIT(BERTH_YAML_MAX_BYTES);
   char chunk[65536];
   size_t n;

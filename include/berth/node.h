@@ -47,7 +47,14 @@ struct berth_node {
  * fails with BERTH_E_INVALID: "name:line:col: message". */
 int berth_yaml_parse(const char *name, const char *text, size_t len, struct berth_node **ret,
                      berth_err *err);
-/* Reads and parses a file (bounded by BERTH_YAML_MAX_BYTES). */
+/* Opens path for reading when it is a regular file. Anything else (a
+ * FIFO, a device, a socket, a directory) is refused by name, without
+ * blocking: the open is non-blocking until fstat has said what it is.
+ * Returns the descriptor (close-on-exec, blocking), or a negative code
+ * with *err: BERTH_E_IO when it cannot be opened (errno says why),
+ * BERTH_E_INVALID when it is not a regular file. */
+int berth_open_regular(const char *path, berth_err *err);
+/* Reads and parses a regular file (bounded by BERTH_YAML_MAX_BYTES). */
 int berth_yaml_load(const char *path, struct berth_node **ret, berth_err *err);
 
 struct berth_node *berth_node_free(struct berth_node *n);

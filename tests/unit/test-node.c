@@ -874,6 +874,41 @@ static void test_load_missing(void **state) {
   free(path);
 }
 
+static void fifo_watchdog(int sig) {
+  (void)sig;
+  static const char m[] = "test_load_not_regular: opening a FIFO blocked for 10 s\n";
+  (void)!write(2, m, sizeof(m) - 1);
+  _exit(1);
+}
+
+/* -f NAMED-PIPE waited for a writer forever; a FIFO, a device and a
+ * directory are refused at once, by name. */
+static void test_load_not_regular(void **state) {
+  (void)state;
+  char *fifo = fixture_path(fixture_root, "pipe.yaml");
+  assert_int_equal(mkfifo(fifo, 0600), 0);
+  static const struct {
+    const char *path, *kind;
+  } cases[] = {{NULL, "a named pipe (FIFO)"}, {"/dev/null", "a device"}, {"/", "a directory"}};
+  for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+    const char *path = cases[i].path ? cases[i].path : fifo;
+    struct berth_node *n = NULL;
+    berth_err err = NULL;
+    signal(SIGALRM, fifo_watchdog);
+    alarm(10);
+    int r = berth_yaml_load(path, &n, &err);
+    alarm(0);
+    signal(SIGALRM, SIG_DFL);
+    assert_int_equal(r, -BERTH_E_INVALID);
+    assert_null(n);
+    char want[1024];
+    snprintf(want, sizeof(want), "%s is %s, not a regular file; name a file", path, cases[i].kind);
+    assert_string_equal(err->msg, want);
+    berth_err_free(&err);
+  }
+  free(fifo);
+}
+
 static void test_load_empty_file(void **state) {
   (void)state;
   char *path = fixture_write(fixture_root, "empty.yaml", "");
@@ -964,6 +999,7 @@ int main(void) {
       cmocka_unit_test(test_load),
       cmocka_unit_test(test_load_syntax_error_names_the_file),
       cmocka_unit_test(test_load_missing),
+      cmocka_unit_test(test_load_not_regular),
       cmocka_unit_test(test_load_empty_file),
       cmocka_unit_test(test_load_size_limit),
       /* last: on failure its watchdog ends the run */
