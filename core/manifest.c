@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "berth/buf.h"
 #include "cleanup.h"
 #include "manifest-internal.h"
 
@@ -71,13 +72,63 @@ static void interpolate_tree(struct berth__reader *r, struct berth_node *n, char
   }
 }
 
+static struct berth_node *read_file(struct berth__reader *r, const char *path, int depth,
+                                    berth_err *err);
+
+/* path as the user would name it: relative to the project directory when
+ * inside it. */
+static const char *shown_path(const struct berth__reader *r, const char *path) {
+  size_t n = r->dir ? strlen(r->dir) : 0;
+  if (n && !strncmp(path, r->dir, n) && path[n] == '/')
+    return path + n + 1;
+  return path;
+}
+
+/* A file that is already being read (it includes or extends itself
+ * through others) or one file too many: refused with the chain named. */
+static int check_file_chain(struct berth__reader *r, const char *path, int depth, berth_err *err) {
+  long at = berth_strv_find(&r->loading, path);
+  if (at >= 0) {
+    struct berth_buf chain = BERTH_BUF_INIT(1 << 16);
+    for (size_t i = (size_t)at; i < r->loading.n; i++)
+      berth_buf_addf(&chain, "%s -> ", shown_path(r, r->loading.v[i]));
+    berth_buf_addf(&chain, "%s", shown_path(r, path));
+    int rc = berth_err_set(err, BERTH_E_INVALID,
+                           "include/extends form a cycle: %s; remove the include or extends "
+                           "that reads %s again",
+                           chain.data ? chain.data : "", shown_path(r, path));
+    berth_buf_release(&chain);
+    return rc;
+  }
+  if (depth > 8)
+    return berth_err_set(err, BERTH_E_INVALID, "%s: include/extends nested deeper than 8 files",
+                         path);
+  if (++r->files_read > BERTH__MAX_FILES)
+    return berth_err_set(err, BERTH_E_TOO_BIG,
+                         "%s: more than %d files read through include and extends (a file "
+                         "counts each time it is read); include shared files once, higher up",
+                         path, BERTH__MAX_FILES);
+  return 0;
+}
+
 /* Reads one file: parse, interpolate, normalize, includes, extends. */
 struct berth_node *berth__load_file(struct berth__reader *r, const char *path, int depth,
                                     berth_err *err) {
-  if (depth > 8) {
-    berth_err_set(err, BERTH_E_INVALID, "%s: include/extends nested deeper than 8 files", path);
+  if (check_file_chain(r, path, depth, err) < 0)
+    return NULL;
+  if (berth_strv_push(&r->loading, path) < 0) {
+    berth_err_set(err, BERTH_E_NOMEM, "out of memory");
     return NULL;
   }
+  struct berth_node *root = read_file(r, path, depth, err);
+  free(r->loading.v[--r->loading.n]);
+  r->loading.v[r->loading.n] = NULL;
+  return root;
+}
+
+/* berth__load_file's work, once the file may be read. */
+static struct berth_node *read_file(struct berth__reader *r, const char *path, int depth,
+                                    berth_err *err) {
   struct berth_node *root = NULL;
   /* Positions point into the file name for the life of the load: keep it
    * in the project's file list. */
@@ -339,6 +390,7 @@ int berth_manifest_load(const struct berth_load_opts *o, struct berth_project **
   berth_vars_release(&vars);
   berth_strv_release(&r.off);
   berth_strv_release(&r.unusable);
+  berth_strv_release(&r.loading);
   berth_project_free(p);
   return rc;
 }
