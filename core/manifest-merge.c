@@ -458,14 +458,18 @@ static bool load_other_base(struct berth__reader *r, const struct berth_node *fi
   return true;
 }
 
-/* svc (services' pair i) merged over a copy of base; depends_on is not
- * inherited (Compose). */
-static void extend_service(struct berth__reader *r, struct berth_node *svc,
-                           const struct berth_node *base) {
+/* svc merged over a copy of base; depends_on is not inherited (Compose).
+ * false when the copy would exceed the load's bound (reported). */
+static bool extend_service(struct berth__reader *r, struct berth_node *svc,
+                           const struct berth_node *base, const char *base_name, const char *path) {
+  char what[300];
+  snprintf(what, sizeof(what), "this extends (a copy of %s)", base_name);
+  if (!berth__charge(r, berth_node_size(base), berth_node_get(svc, "extends"), path, what))
+    return false;
   struct berth_node *merged = berth_node_copy(base);
   if (!merged) {
     r->oom = true;
-    return;
+    return true;
   }
   berth_node_remove(merged, "depends_on");
   berth_node_remove(svc, "extends");
@@ -476,6 +480,7 @@ static void extend_service(struct berth__reader *r, struct berth_node *svc,
   *svc = *merged;
   *merged = emptied;
   berth_node_free(merged);
+  return true;
 }
 
 /* One pass over the services' extends: those whose base is resolved (or
@@ -526,7 +531,8 @@ static bool extends_pass(struct berth__reader *r, struct berth_node *root,
     /* A base whose own extends failed (reported) passes that on. */
     if (berth_strv_find(&r->unusable, from->value) >= 0 && berth_strv_push(&r->unusable, name) < 0)
       r->oom = true;
-    extend_service(r, svc, base);
+    if (!extend_service(r, svc, base, from->value, path))
+      drop_extends(r, svc, name);
     berth_node_free(other);
   }
   return pending;

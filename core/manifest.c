@@ -18,6 +18,24 @@ const char *const berth_manifest_names[] = {
     "docker-compose.yml", "docker-compose.yaml", NULL,
 };
 
+/* ---- the bound on what a load's trees take ---- */
+
+bool berth__charge(struct berth__reader *r, size_t size, const struct berth_node *at,
+                   const char *path, const char *what) {
+  if (r->trees_told)
+    return false;
+  if (size <= BERTH__MAX_TREES - r->trees) {
+    r->trees += size;
+    return true;
+  }
+  r->trees_told = true;
+  berth__error(r, at, path,
+               "%s would take the manifest past %u MiB in memory; copies multiply (extends, "
+               "interpolated variables): use fewer of them, or smaller ones",
+               what, BERTH__MAX_TREES >> 20);
+  return false;
+}
+
 /* ---- interpolation of every scalar value ---- */
 
 /* Interpolates every scalar value (not keys); path is where n sits, for
@@ -49,6 +67,12 @@ static void interpolate_tree(struct berth__reader *r, struct berth_node *n, char
       }
       berth__error(r, &at, *path ? path : NULL, "%s", msg);
       berth_err_free(&err);
+      return;
+    }
+    size_t grown = strlen(out), was = strlen(n->value);
+    if (grown > was &&
+        !berth__charge(r, grown - was, n, *path ? path : NULL, "interpolating this value")) {
+      free(out);
       return;
     }
     free(n->value);
@@ -152,6 +176,16 @@ static struct berth_node *read_file(struct berth__reader *r, const char *path, i
      * position already. */
     return NULL;
   }
+  size_t size = berth_node_size(root);
+  if (r->trees_told || size > BERTH__MAX_TREES - r->trees) {
+    berth_node_free(root);
+    berth_err_set(err, BERTH_E_TOO_BIG,
+                  "%s: with the %zu files read before it, the manifest would take more than %u "
+                  "MiB in memory; include fewer or smaller files",
+                  name, r->files_read - 1, BERTH__MAX_TREES >> 20);
+    return NULL;
+  }
+  r->trees += size;
   /* berth_yaml_load names positions after its path argument: re-point
    * them to the kept name (same text). */
   if (root->type == BERTH_NODE_NULL) {

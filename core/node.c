@@ -36,6 +36,15 @@ struct berth_node *berth_node_free(struct berth_node *n) {
   return NULL;
 }
 
+size_t berth_node_size(const struct berth_node *n) {
+  if (!n)
+    return 0;
+  size_t size = sizeof(*n) + strlen(n->value) + 1 + n->n * sizeof(*n->items) + 48;
+  for (size_t i = 0; i < n->n; i++)
+    size += berth_node_size(n->items[i]);
+  return size;
+}
+
 struct berth_node *berth_node_new(enum berth_node_type type, const struct berth_node *at,
                                   const char *value) {
   struct berth_node *n = calloc(1, sizeof(*n));

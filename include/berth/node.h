@@ -58,6 +58,9 @@ int berth_open_regular(const char *path, berth_err *err);
 int berth_yaml_load(const char *path, struct berth_node **ret, berth_err *err);
 
 struct berth_node *berth_node_free(struct berth_node *n);
+/* About the memory the tree takes (nodes, values, item arrays and the
+ * allocator's overhead), for bounds on what copies of trees may cost. */
+size_t berth_node_size(const struct berth_node *n);
 /* A deep copy, or NULL on allocation failure. */
 struct berth_node *berth_node_copy(const struct berth_node *n);
 /* New nodes, positioned like at (may be NULL). value is copied. */
