@@ -242,7 +242,7 @@ struct builder {
   struct anchor *anchors;
   size_t n_anchors;
   struct berth__name_index anchor_ix;
-  /* The values of merge keys, once merged: kept to the end, since an
+  /* Merge keys and the values they merged: kept to the end, since an
    * anchor may point into one. */
   struct berth_node *merged;
   berth_err *err;
@@ -343,6 +343,16 @@ static int expand_alias(struct builder *b, const yaml_event_t *ev, int depth,
   return 0;
 }
 
+/* Keeps n (a merge key, or the values merged) to the end of the parse,
+ * since an anchor may point into it; frees it when it cannot. */
+static int keep(struct builder *b, struct berth_node *n) {
+  if ((b->merged || (b->merged = berth_node_new(BERTH_NODE_SEQ, NULL, NULL))) &&
+      berth_node_append(b->merged, n) >= 0)
+    return 0;
+  berth_node_free(n);
+  return nomem(b);
+}
+
 /* Applies "<<: *anchor" or "<<: [*a, *b]": keys of the merged maps that
  * the map does not set itself are added (earlier sources win). */
 static int merge_into(struct builder *b, struct berth_node *map, struct berth_node *src,
@@ -403,7 +413,10 @@ static int build_pair(struct builder *b, yaml_event_t *ev, int depth, struct ber
   add_extent(ext, &ke);
   add_extent(ext, &ve);
   if (k->type == BERTH_NODE_SCALAR && !k->quoted && !strcmp(k->value, "<<")) {
-    berth_node_free(k);
+    if ((r = keep(b, k)) < 0) { /* &a << is an anchor too */
+      berth_node_free(v);
+      return r;
+    }
     if (!*merges && !(*merges = berth_node_new(BERTH_NODE_SEQ, v, NULL)))
       r = nomem(b);
     else if (berth_node_append(*merges, v) < 0)
@@ -444,12 +457,9 @@ static int build_map(struct builder *b, const yaml_mark_t *start, int depth, str
   }
   for (size_t i = 0; r >= 0 && merges && i < merges->n; i++)
     r = merge_into(b, map, merges->items[i], start);
-  if (merges && (b->merged || (b->merged = berth_node_new(BERTH_NODE_SEQ, NULL, NULL))) &&
-      berth_node_append(b->merged, merges) >= 0)
-    merges = NULL;
   if (merges) {
-    berth_node_free(merges);
-    r = r < 0 ? r : nomem(b);
+    int kr = keep(b, merges);
+    r = r < 0 ? r : kr;
   }
   return r;
 }

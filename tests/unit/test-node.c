@@ -572,6 +572,11 @@ static void test_anchors_redefined_and_in_merges(void **state) {
   assert_int_equal(get_int(berth_node_get(n, "b"), "x"), 1);
   assert_int_equal(get_int(berth_node_get(n, "b"), "y"), 2);
   berth_node_free(n);
+  /* and so does an anchor on the merge key itself */
+  n = parse("a:\n  &k <<: {x: 1}\nb: [*k]\n");
+  assert_int_equal(get_int(berth_node_get(n, "a"), "x"), 1);
+  assert_scalar(berth_node_get(n, "b")->items[0], "<<");
+  berth_node_free(n);
 }
 
 /* Maps of many keys are indexed: lookups, duplicates (the first wins),
