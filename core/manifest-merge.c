@@ -211,20 +211,40 @@ static void append_items(struct berth__reader *r, const char *key, struct berth_
   v->n = 0;
 }
 
+/* !reset: as if no earlier file had set it. The keys over resets leave
+ * base all at once: a file resetting thousands of services does not move
+ * the others thousands of times. */
+static void reset_keys(struct berth__reader *r, struct berth_node *base,
+                       const struct berth_node *over) {
+  _cleanup_free_ bool *drop = NULL;
+  for (size_t i = 0; i + 1 < over->n; i += 2) {
+    const struct berth_node *k = over->items[i], *v = over->items[i + 1];
+    long bi = k->type == BERTH_NODE_SCALAR && v->tag == BERTH_TAG_RESET
+                  ? berth_node_index(base, k->value)
+                  : -1;
+    if (bi >= 0 && !drop && !(drop = calloc(base->n / 2, sizeof(*drop)))) {
+      r->oom = true;
+      return;
+    }
+    if (bi >= 0)
+      drop[bi / 2] = true;
+  }
+  if (drop)
+    berth_node_remove_pairs(base, drop);
+}
+
 /* Merges over into base (both maps), taking over's nodes. */
 void berth__merge_maps(struct berth__reader *r, struct berth_node *base, struct berth_node *over,
                        int depth) {
+  reset_keys(r, base, over);
   for (size_t i = 0; i + 1 < over->n; i += 2) {
     struct berth_node *k = over->items[i], *v = over->items[i + 1];
-    long bi = k->type == BERTH_NODE_SCALAR ? berth_node_index(base, k->value) : -1;
     if (v->tag == BERTH_TAG_RESET) {
-      /* !reset: as if no earlier file had set it. */
-      if (bi >= 0)
-        berth_node_remove(base, k->value);
       berth_node_free(k);
       berth_node_free(v);
       continue;
     }
+    long bi = k->type == BERTH_NODE_SCALAR ? berth_node_index(base, k->value) : -1;
     if (bi >= 0 && v->tag == BERTH_TAG_OVERRIDE) {
       berth_node_free(base->items[bi + 1]);
       base->items[bi + 1] = v;

@@ -164,6 +164,21 @@ bool berth_node_remove(struct berth_node *map, const char *key) {
   return true;
 }
 
+void berth_node_remove_pairs(struct berth_node *map, const bool *drop) {
+  size_t kept = 0;
+  for (size_t i = 0; i + 1 < map->n; i += 2) {
+    if (drop[i / 2]) {
+      berth_node_free(map->items[i]);
+      berth_node_free(map->items[i + 1]);
+      continue;
+    }
+    map->items[kept++] = map->items[i];
+    map->items[kept++] = map->items[i + 1];
+  }
+  map->n = kept;
+  drop_index(map);
+}
+
 bool berth_node_is_null(const struct berth_node *n) {
   if (!n || n->type == BERTH_NODE_NULL)
     return true;

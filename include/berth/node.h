@@ -79,6 +79,9 @@ struct berth_node *berth_node_get(const struct berth_node *map, const char *key)
 long berth_node_index(const struct berth_node *map, const char *key);
 /* Removes a key (freeing key and value). Returns true when it was there. */
 bool berth_node_remove(struct berth_node *map, const char *key);
+/* Removes the pairs i of a map for which drop[i] (freeing them) in one
+ * pass, however many. */
+void berth_node_remove_pairs(struct berth_node *map, const bool *drop);
 
 /* A null value: an empty plain scalar, ~, null, Null, NULL, or a NULL
  * node. */

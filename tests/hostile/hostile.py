@@ -177,6 +177,17 @@ def _(d):
                   for i in range(1, 50000)))
 
 
+@case("override-resets-50000", [], args="-f compose.yaml -f reset.yaml config -q", code=0,
+      sanitized=False)
+def _(d):
+    # Accepted: an override resetting 50,000 services one by one (each
+    # reset moved all the others and rebuilt the index: 35 s).
+    write(d, "compose.yaml", "services:\n" +
+          "".join(f"  s{i}:\n    image: img\n" for i in range(50000)))
+    write(d, "reset.yaml", "services:\n" + "".join(f"  s{i}: !reset null\n" for i in range(50000)) +
+          "  keep:\n    image: img\n")
+
+
 def sanitized(berth):
     try:
         out = subprocess.run(["ldd", berth], capture_output=True, text=True).stdout

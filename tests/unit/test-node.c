@@ -604,6 +604,22 @@ static void test_large_map_lookups(void **state) {
                      0);
   assert_scalar(berth_node_get(n, "dup"), "1");
   assert_int_equal(berth_node_index(n, "dup"), 2 * 1999);
+  /* many pairs removed at once: the others move up and are still found */
+  bool *drop = calloc(n->n / 2, sizeof(*drop));
+  assert_non_null(drop);
+  for (size_t i = 0; i < n->n / 2; i += 3)
+    drop[i] = true; /* k1, k4, k7, ... (k0 went above) */
+  berth_node_remove_pairs(n, drop);
+  free(drop);
+  assert_int_equal(berth_node_index(n, "k1"), -1);
+  assert_int_equal(berth_node_index(n, "k2"), 0);
+  assert_int_equal(berth_node_index(n, "k3"), 2);
+  assert_int_equal(berth_node_index(n, "k1999"), -1); /* pair 1998 */
+  assert_int_equal(get_int(n, "k1998"), 1998);
+  assert_int_equal(berth_node_put(n, berth_node_new(BERTH_NODE_SCALAR, NULL, "k1"),
+                                  berth_node_new(BERTH_NODE_SCALAR, NULL, "again")),
+                   0);
+  assert_int_equal(berth_node_index(n, "k1"), (long)n->n - 2);
   /* a duplicate key in a document is still refused */
   struct berth_buf d = BERTH_BUF_INIT(1 << 20);
   for (int i = 0; i < 100; i++)
