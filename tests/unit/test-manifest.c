@@ -766,27 +766,27 @@ static void test_load_include_cycle(void **state) {
   free(dir);
 }
 
-/* 20,000 services, each depending on the one before: every lookup by
+/* 2,000 services, each depending on the one before: every lookup by
  * name answers (the indexes agree with a scan). */
 static void test_load_many_services(void **state) {
   (void)state;
   struct berth_buf b = BERTH_BUF_INIT(4u << 20);
   assert_int_equal(berth_buf_addf(&b, "services:\n"), 0);
   assert_int_equal(berth_buf_addf(&b, "  s0:\n    image: x\n"), 0);
-  for (int i = 1; i < 20000; i++)
+  for (int i = 1; i < 2000; i++)
     assert_int_equal(berth_buf_addf(&b, "  s%d:\n    image: x\n    depends_on: [s%d]\n", i, i - 1),
                      0);
   struct berth_project *p = fixture_load(b.data, NULL);
   berth_buf_release(&b);
-  assert_int_equal(p->n_services, 20000);
+  assert_int_equal(p->n_services, 2000);
   char name[32];
-  for (int i = 0; i < 20000; i += 997) {
+  for (int i = 0; i < 2000; i += 97) {
     snprintf(name, sizeof(name), "s%d", i);
     const struct berth_service *s = berth_project_service(p, name);
     assert_non_null(s);
     assert_string_equal(s->name, name);
   }
-  assert_null(berth_project_service(p, "s20000"));
+  assert_null(berth_project_service(p, "s2000"));
   berth_project_free(p);
 }
 
