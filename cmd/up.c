@@ -27,7 +27,10 @@ static int print_summary(const struct berth_project *p, const struct berth_statu
   for (size_t i = 0; i < st->n; i++) {
     const struct berth_unit_status *u = &st->v[i];
     char name[160];
-    printf("  %-24s %-9s", berth_cmd_unit_name(u, name, sizeof(name)), u->state);
+    /* A job's exit 0 is what it was for (up fails on any other exit). */
+    bool done = !strcmp(u->state, "exited") && u->exit_code == 0;
+    printf("  %-24s %-9s", berth_cmd_unit_name(u, name, sizeof(name)),
+           done ? "completed" : u->state);
     for (size_t k = 0; k < u->n_urls; k++)
       printf(" %s", u->urls[k]);
     putchar('\n');
