@@ -548,8 +548,10 @@ static bool extends_pass(struct berth__reader *r, struct berth_node *root,
       berth_node_free(other);
       continue;
     }
-    /* A base whose own extends failed (reported) passes that on. */
-    if (berth_strv_find(&r->unusable, from->value) >= 0 && berth_strv_push(&r->unusable, name) < 0)
+    /* A base whose own extends failed (reported) passes that on; only
+     * one lacking image and build can matter (and is looked up). */
+    if (!berth_node_get(base, "image") && !berth_node_get(base, "build") &&
+        berth_strv_find(&r->unusable, from->value) >= 0 && berth_strv_push(&r->unusable, name) < 0)
       r->oom = true;
     if (!extend_service(r, svc, base, from->value, path))
       drop_extends(r, svc, name);
