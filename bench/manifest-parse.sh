@@ -7,14 +7,76 @@
 #   bench/manifest-parse.sh [SERVICES]      (default 200)
 # Needs: hyperfine, docker-compose (Debian packages), build/berth.
 # Writes bench/results/manifest-parse.md.
+#
+#   bench/manifest-parse.sh --scale [N...]  (default 1000 10000 50000)
+# How the time grows with the number of services (issue 10: loading was
+# quadratic, 50,000 services took 34 s; the target is under 1 s): each N
+# services with an image, one environment entry and a depends_on on the
+# one before, read by berth config -q; with BERTH_BEFORE=/path/to/berth,
+# that binary too, in the same run. Writes bench/results/manifest-scale.md.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-n=${1:-200}
 berth=${BERTH:-$root/build/berth}
 [ -x "$berth" ] || { echo "build berth first: cmake --build build" >&2; exit 1; }
 command -v hyperfine >/dev/null || { echo "apt-get install hyperfine" >&2; exit 1; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+
+if [ "${1:-}" = --scale ]; then
+  shift
+  sizes=("$@")
+  [ ${#sizes[@]} -gt 0 ] || sizes=(1000 10000 50000)
+  cmds=()
+  for n in "${sizes[@]}"; do
+    python3 - "$n" >"$work/s$n.yaml" <<'PY'
+import sys
+n = int(sys.argv[1])
+print("services:")
+for i in range(n):
+    print(f"  s{i}:\n    image: registry.example.com/svc:{i}\n    environment: [SERVICE=s{i}]")
+    if i:
+        print(f"    depends_on: [s{i - 1}]")
+PY
+    cmds+=(-n "berth $n" "$berth -f $work/s$n.yaml config -q")
+    if [ -n "${BERTH_BEFORE:-}" ]; then
+      cmds+=(-n "before $n" "$BERTH_BEFORE -f $work/s$n.yaml config -q")
+    fi
+  done
+  # Few runs: the quadratic binary takes half a minute at 50,000.
+  hyperfine -N --warmup 1 --runs 5 --export-json "$work/h.json" "${cmds[@]}" >/dev/null
+  python3 - "$work/h.json" "$root/bench/results/manifest-scale.md" "${BERTH_BEFORE:-}" <<'PY'
+import json, sys, platform, subprocess, datetime
+h, out, before = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3]
+note = f'; "before" is {before}' if before else ""
+cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"],
+                     capture_output=True, text=True).stdout.strip()
+rows = "\n".join(
+    f"| {r['command']} | {r['median']*1000:.0f} | {r['user']*1000:.0f} | {min(r['times'])*1000:.0f} | {max(r['times'])*1000:.0f} |"
+    for r in h["results"])
+text = f"""# Reading N services: how the time grows
+
+Generated Compose files: N services, each with an image, one environment
+entry and a depends_on on the one before. `berth -f FILE config -q`, whole
+process (start-up included), median of 5 runs after one warm-up, all in the
+same run{note}.
+
+| command | median ms | user ms | min ms | max ms |
+| --- | --- | --- | --- | --- |
+{rows}
+
+Target (issue 10): 50,000 services in under 1 s.
+
+Machine: {cpu}, {platform.system()} {platform.release()}; {datetime.date.today()}.
+Reproduce: `bench/manifest-parse.sh --scale` (BERTH_BEFORE=path/to/old/berth
+to compare).
+"""
+open(out, "w").write(text)
+print(text)
+PY
+  exit 0
+fi
+
+n=${1:-200}
 
 # A realistic service: build or image, env, ports, volumes, depends_on with
 # conditions, healthcheck, labels, networks.

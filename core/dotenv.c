@@ -15,6 +15,7 @@
 
 #include "berth/buf.h"
 #include "berth/interp.h"
+#include "berth/node.h"
 #include "cleanup.h"
 #include "hash.h"
 #include "interp-internal.h"
@@ -435,11 +436,18 @@ int berth_dotenv_parse(const char *name, const char *text, size_t len, berth_loo
 
 int berth_dotenv_load(const char *path, bool missing_ok, berth_lookup_fn lookup, void *ud,
                       struct berth_vars *vars, berth_err *err) {
-  _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT && missing_ok)
+  berth_err e = NULL;
+  _cleanup_close_ int fd = berth_open_regular(path, &e);
+  if (fd == -BERTH_E_IO) {
+    int saved = errno;
+    berth_err_free(&e);
+    if (saved == ENOENT && missing_ok)
       return 0;
-    return berth_err_errno(err, errno, "opening %s", path);
+    return berth_err_errno(err, saved, "opening %s", path);
+  }
+  if (fd < 0) { /* "PATH is a named pipe (FIFO), not a regular file" */
+    *err = e;
+    return fd;
   }
   struct stat st;
   if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (uintmax_t)st.st_size > DOTENV_MAX_FILE)

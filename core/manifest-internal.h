@@ -21,6 +21,17 @@ struct berth__reader {
    * not a mapping, an extends that cannot resolve): no further error that
    * only repeats it ("has neither image nor build"). */
   struct berth_strv unusable;
+  /* The files being read through include and extends, outermost first
+   * (a cycle is refused by naming them), and how many were read in all,
+   * the same file once each time (bounded). */
+  struct berth_strv loading;
+  size_t files_read;
+  /* What the trees of this load take (berth_node_size): every file read,
+   * values grown by interpolation, services copied by extends. Bounded
+   * by BERTH__MAX_TREES, so many files, or one base extended by
+   * thousands of services, cannot exhaust memory. */
+  size_t trees;
+  bool trees_told; /* the bound was reported */
 };
 
 void berth__diag(struct berth__reader *r, enum berth_severity sev, const struct berth_node *at,
@@ -41,6 +52,14 @@ void berth__error_at_message(struct berth__reader *r, const char *file, const ch
 /* The known key closest to key (Levenshtein, at most 2 edits or a
  * quarter of its length), or NULL. keys is NULL-terminated. */
 const char *berth__suggest(const char *key, const char *const *keys);
+
+/* Files read through include and extends in one load, at most. */
+#define BERTH__MAX_FILES 256
+#define BERTH__MAX_TREES (128u << 20)
+/* Charges size to r->trees; false (reported once, at at) past the
+ * bound. what says what would grow: "extending base". */
+bool berth__charge(struct berth__reader *r, size_t size, const struct berth_node *at,
+                   const char *path, const char *what);
 
 /* ---- the phases of a load, file by file ----
  * manifest.c: one file read (parse, interpolate, normalize, include,

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "berth/buf.h"
 #include "cleanup.h"
 #include "manifest-internal.h"
 
@@ -210,20 +211,40 @@ static void append_items(struct berth__reader *r, const char *key, struct berth_
   v->n = 0;
 }
 
+/* !reset: as if no earlier file had set it. The keys over resets leave
+ * base all at once: a file resetting thousands of services does not move
+ * the others thousands of times. */
+static void reset_keys(struct berth__reader *r, struct berth_node *base,
+                       const struct berth_node *over) {
+  _cleanup_free_ bool *drop = NULL;
+  for (size_t i = 0; i + 1 < over->n; i += 2) {
+    const struct berth_node *k = over->items[i], *v = over->items[i + 1];
+    long bi = k->type == BERTH_NODE_SCALAR && v->tag == BERTH_TAG_RESET
+                  ? berth_node_index(base, k->value)
+                  : -1;
+    if (bi >= 0 && !drop && !(drop = calloc(base->n / 2, sizeof(*drop)))) {
+      r->oom = true;
+      return;
+    }
+    if (bi >= 0)
+      drop[bi / 2] = true;
+  }
+  if (drop)
+    berth_node_remove_pairs(base, drop);
+}
+
 /* Merges over into base (both maps), taking over's nodes. */
 void berth__merge_maps(struct berth__reader *r, struct berth_node *base, struct berth_node *over,
                        int depth) {
+  reset_keys(r, base, over);
   for (size_t i = 0; i + 1 < over->n; i += 2) {
     struct berth_node *k = over->items[i], *v = over->items[i + 1];
-    long bi = k->type == BERTH_NODE_SCALAR ? berth_node_index(base, k->value) : -1;
     if (v->tag == BERTH_TAG_RESET) {
-      /* !reset: as if no earlier file had set it. */
-      if (bi >= 0)
-        berth_node_remove(base, k->value);
       berth_node_free(k);
       berth_node_free(v);
       continue;
     }
+    long bi = k->type == BERTH_NODE_SCALAR ? berth_node_index(base, k->value) : -1;
     if (bi >= 0 && v->tag == BERTH_TAG_OVERRIDE) {
       berth_node_free(base->items[bi + 1]);
       base->items[bi + 1] = v;
@@ -342,91 +363,215 @@ static void rebase_doc(struct berth__reader *r, struct berth_node *root, const c
 
 /* ---- include and extends ---- */
 
+/* A file that include or extends names and that cannot be read, at the
+ * entry naming it; past the bound on files, only the first refusal is
+ * said. */
+static void file_error(struct berth__reader *r, const struct berth_node *at, const char *where,
+                       berth_err *e) {
+  if (!(berth_err_code(*e) == BERTH_E_TOO_BIG && r->files_read > BERTH__MAX_FILES + 1))
+    berth__error(r, at, where, "%s", *e ? berth_err_root_msg(*e) : "cannot read the file");
+  berth_err_free(e);
+}
+
+/* An extends that cannot be resolved (reported): the service is read
+ * without it, and no further error repeats that it lacks what it would
+ * have inherited. */
+static void drop_extends(struct berth__reader *r, struct berth_node *svc, const char *name) {
+  berth_node_remove(svc, "extends");
+  if (berth_strv_push(&r->unusable, name) < 0)
+    r->oom = true;
+}
+
+/* The position among services of the one that extends of svc names in
+ * the same file, or -1. */
+static long local_base(const struct berth_node *services, const struct berth_node *svc) {
+  const struct berth_node *ext = berth_node_get(svc, "extends");
+  if (!ext)
+    return -1;
+  const struct berth_node *from =
+      ext->type == BERTH_NODE_MAP ? berth_node_get(ext, "service") : ext;
+  const struct berth_node *file = ext->type == BERTH_NODE_MAP ? berth_node_get(ext, "file") : NULL;
+  if (!from || from->type != BERTH_NODE_SCALAR || file)
+    return -1;
+  long i = berth_node_index(services, from->value);
+  return i < 0 ? -1 : i / 2;
+}
+
+/* The extends left after every pass: each cycle (a -> b -> a) reported
+ * once by name, at the extends of its first service, or a chain too long;
+ * then dropped. */
+static void report_extends_left(struct berth__reader *r, struct berth_node *services) {
+  size_t n = services->n / 2;
+  _cleanup_free_ unsigned char *state = calloc(n ? n : 1, 1); /* 1: on the walk, 2: done */
+  _cleanup_free_ size_t *walk = calloc(n ? n : 1, sizeof(*walk));
+  if (!state || !walk) {
+    r->oom = true;
+    return;
+  }
+  bool chain_told = false;
+  for (size_t i = 0; i < n; i++) {
+    size_t len = 0;
+    long at = (long)i;
+    while (at >= 0 && !state[at] && berth_node_index(services->items[2 * at + 1], "extends") >= 0) {
+      state[at] = 1;
+      walk[len++] = (size_t)at;
+      at = local_base(services, services->items[2 * at + 1]);
+    }
+    bool cycle = at >= 0 && state[at] == 1;
+    /* Not a cycle: a chain too long if it ends at a resolved service,
+     * else it leads into one already reported. */
+    bool too_long = !cycle && at >= 0 && state[at] == 0;
+    size_t first = 0;
+    while (cycle && walk[first] != (size_t)at)
+      first++;
+    struct berth_buf chain = BERTH_BUF_INIT(1 << 16);
+    for (size_t k = cycle ? first : 0; k < len; k++)
+      berth_buf_addf(&chain, "%s -> ", services->items[2 * walk[k]]->value);
+    if (at >= 0)
+      berth_buf_addf(&chain, "%s%s", services->items[2 * at]->value, cycle ? "" : " -> ...");
+    if (len && (cycle || (too_long && !chain_told))) {
+      chain_told |= too_long;
+      const struct berth_node *svc = services->items[2 * walk[cycle ? first : 0] + 1];
+      char path[300];
+      snprintf(path, sizeof(path), "services.%s.extends",
+               services->items[2 * walk[cycle ? first : 0]]->value);
+      if (cycle)
+        berth__error(r, berth_node_get(svc, "extends"), path,
+                     "extends forms a cycle: %s; remove one of these extends",
+                     chain.data ? chain.data : "");
+      else
+        berth__error(r, berth_node_get(svc, "extends"), path,
+                     "extends chains more than 16 services: %s; make the chain shorter",
+                     chain.data ? chain.data : "");
+    }
+    berth_buf_release(&chain);
+    for (size_t k = 0; k < len; k++)
+      state[walk[k]] = 2;
+  }
+  for (size_t i = 0; i < n; i++)
+    if (berth_node_index(services->items[2 * i + 1], "extends") >= 0)
+      drop_extends(r, services->items[2 * i + 1], services->items[2 * i]->value);
+}
+
+/* The base of one extends from another file (its paths rebased), into
+ * *ret_base inside *ret_other, which the caller frees; false when it
+ * cannot be read (reported). */
+static bool load_other_base(struct berth__reader *r, const struct berth_node *file,
+                            const struct berth_node *from, const char *dir, int depth,
+                            const char *path, struct berth_node **ret_other,
+                            struct berth_node **ret_base) {
+  _cleanup_free_ char *fpath = berth__abspath(dir, file->value);
+  _cleanup_free_ char *fdir = fpath ? berth__dirname(fpath) : NULL;
+  if (!fdir) {
+    r->oom = true;
+    return false;
+  }
+  berth_err e = NULL;
+  struct berth_node *other = berth__load_file(r, fpath, depth + 1, &e);
+  if (!other) {
+    file_error(r, file, path, &e);
+    return false;
+  }
+  rebase_doc(r, other, fdir);
+  *ret_other = other;
+  *ret_base = berth_node_get(berth_node_get(other, "services"), from->value);
+  return true;
+}
+
+/* svc merged over a copy of base; depends_on is not inherited (Compose).
+ * false when the copy would exceed the load's bound (reported). */
+static bool extend_service(struct berth__reader *r, struct berth_node *svc,
+                           const struct berth_node *base, const char *base_name, const char *path) {
+  char what[300];
+  snprintf(what, sizeof(what), "this extends (a copy of %s)", base_name);
+  if (!berth__charge(r, berth_node_size(base), berth_node_get(svc, "extends"), path, what))
+    return false;
+  struct berth_node *merged = berth_node_copy(base);
+  if (!merged) {
+    r->oom = true;
+    return true;
+  }
+  berth_node_remove(merged, "depends_on");
+  berth_node_remove(svc, "extends");
+  /* Depth 2: merged as a service's keys. */
+  berth__merge_maps(r, merged, svc, 2);
+  /* svc, emptied by the merge, becomes the merged service in place. */
+  struct berth_node emptied = *svc;
+  *svc = *merged;
+  *merged = emptied;
+  berth_node_free(merged);
+  return true;
+}
+
+/* One pass over the services' extends: those whose base is resolved (or
+ * in another file) are merged; true when some wait for their base. */
+static bool extends_pass(struct berth__reader *r, struct berth_node *root,
+                         struct berth_node *services, const char *dir, int depth) {
+  bool pending = false;
+  for (size_t i = 0; i + 1 < services->n && !r->oom; i += 2) {
+    struct berth_node *svc = services->items[i + 1];
+    long ei = berth_node_index(svc, "extends");
+    if (ei < 0)
+      continue;
+    const char *name = services->items[i]->value;
+    struct berth_node *ext = svc->items[ei + 1];
+    const struct berth_node *from =
+        ext->type == BERTH_NODE_MAP ? berth_node_get(ext, "service") : ext;
+    const struct berth_node *file =
+        ext->type == BERTH_NODE_MAP ? berth_node_get(ext, "file") : NULL;
+    char path[512];
+    snprintf(path, sizeof(path), "services.%s.extends", name);
+    if (!from || from->type != BERTH_NODE_SCALAR) {
+      berth__error(r, ext, path, "expected a service name or {service, file}");
+      drop_extends(r, svc, name);
+      continue;
+    }
+    /* file: naming this very file is the same file. */
+    _cleanup_free_ char *fpath =
+        file && file->type == BERTH_NODE_SCALAR ? berth__abspath(dir, file->value) : NULL;
+    bool elsewhere = fpath && strcmp(fpath, root->file);
+    struct berth_node *base = NULL, *other = NULL;
+    if (elsewhere && !load_other_base(r, file, from, dir, depth, path, &other, &base)) {
+      drop_extends(r, svc, name);
+      continue;
+    }
+    if (!elsewhere) {
+      base = berth_node_get(services, from->value);
+      if (base && berth_node_index(base, "extends") >= 0) {
+        pending = true; /* resolve the base first (a cycle is reported after) */
+        continue;
+      }
+    }
+    if (!base || base->type != BERTH_NODE_MAP) {
+      berth__error(r, from, path, "no service named \"%s\" to extend", from->value);
+      drop_extends(r, svc, name);
+      berth_node_free(other);
+      continue;
+    }
+    /* A base whose own extends failed (reported) passes that on; only
+     * one lacking image and build can matter (and is looked up). */
+    if (!berth_node_get(base, "image") && !berth_node_get(base, "build") &&
+        berth_strv_find(&r->unusable, from->value) >= 0 && berth_strv_push(&r->unusable, name) < 0)
+      r->oom = true;
+    if (!extend_service(r, svc, base, from->value, path))
+      drop_extends(r, svc, name);
+    berth_node_free(other);
+  }
+  return pending;
+}
+
 /* Resolves `extends` of every service of root (file at dir). */
 void berth__resolve_extends(struct berth__reader *r, struct berth_node *root, const char *dir,
                             int depth, berth_err *err) {
+  (void)err;
   struct berth_node *services = berth_node_get(root, "services");
   if (!services || services->type != BERTH_NODE_MAP)
     return;
-  for (int pass = 0; pass < 16; pass++) { /* chains a -> b -> c resolve pass by pass */
-    bool pending = false;
-    for (size_t i = 0; i + 1 < services->n; i += 2) {
-      struct berth_node *svc = services->items[i + 1];
-      long ei = berth_node_index(svc, "extends");
-      if (ei < 0)
-        continue;
-      struct berth_node *ext = svc->items[ei + 1];
-      const struct berth_node *from =
-          ext->type == BERTH_NODE_MAP ? berth_node_get(ext, "service") : ext;
-      const struct berth_node *file =
-          ext->type == BERTH_NODE_MAP ? berth_node_get(ext, "file") : NULL;
-      char path[512];
-      snprintf(path, sizeof(path), "services.%s.extends", services->items[i]->value);
-      if (!from || from->type != BERTH_NODE_SCALAR) {
-        berth__error(r, ext, path, "expected a service name or {service, file}");
-        berth_node_remove(svc, "extends");
-        continue;
-      }
-      struct berth_node *base = NULL, *other = NULL;
-      if (file && file->type == BERTH_NODE_SCALAR) {
-        _cleanup_free_ char *fpath = berth__abspath(dir, file->value);
-        _cleanup_free_ char *fdir = fpath ? berth__dirname(fpath) : NULL;
-        if (!fdir) {
-          r->oom = true;
-          return;
-        }
-        berth_err e = NULL;
-        other = berth__load_file(r, fpath, depth + 1, &e);
-        if (!other) {
-          berth__error(r, file, path, "%s", e ? berth_err_root_msg(e) : "cannot read the file");
-          berth_err_free(&e);
-          berth_node_remove(svc, "extends");
-          continue;
-        }
-        rebase_doc(r, other, fdir);
-        base = berth_node_get(berth_node_get(other, "services"), from->value);
-      } else {
-        base = berth_node_get(services, from->value);
-        if (base && berth_node_index(base, "extends") >= 0) {
-          pending = true; /* resolve the base first */
-          continue;
-        }
-      }
-      if (!base || base->type != BERTH_NODE_MAP) {
-        berth__error(r, from, path, "no service named \"%s\" to extend", from->value);
-        berth_node_free(other);
-        berth_node_remove(svc, "extends");
-        continue;
-      }
-      struct berth_node *merged = berth_node_copy(base);
-      if (!merged) {
-        r->oom = true;
-        berth_node_free(other);
-        return;
-      }
-      /* depends_on is not inherited (Compose). */
-      berth_node_remove(merged, "depends_on");
-      berth_node_remove(svc, "extends");
-      /* Depth 2: merged as a service's keys. */
-      berth__merge_maps(r, merged, svc, 2);
-      free(svc->items);
-      free(svc->value);
-      *svc = *merged;
-      free(merged);
-      berth_node_free(other);
-    }
-    if (!pending)
+  /* Chains a -> b -> c resolve pass by pass. */
+  for (int pass = 0; pass < 16; pass++)
+    if (!extends_pass(r, root, services, dir, depth) || r->oom)
       return;
-  }
-  berth__error(r, services, "services", "extends forms a cycle or a chain longer than 16");
-  /* Reported once here: the services left with extends are not read as
-   * services with an unknown key and no image. */
-  for (size_t i = 0; i + 1 < services->n; i += 2)
-    if (berth_node_index(services->items[i + 1], "extends") >= 0) {
-      berth_node_remove(services->items[i + 1], "extends");
-      if (berth_strv_push(&r->unusable, services->items[i]->value) < 0)
-        r->oom = true;
-    }
+  report_extends_left(r, services);
 }
 
 /* An included file's services, networks, volumes, ... join the project;
@@ -477,8 +622,7 @@ static struct berth_node *load_include(struct berth__reader *r, const struct ber
   berth_err e = NULL;
   struct berth_node *sub = berth__load_file(r, fpath, depth + 1, &e);
   if (!sub) {
-    berth__error(r, pathn, where, "%s", e ? berth_err_root_msg(e) : "cannot read the file");
-    berth_err_free(&e);
+    file_error(r, pathn, where, &e);
     return NULL;
   }
   rebase_doc(r, sub, fdir);
@@ -492,9 +636,7 @@ static struct berth_node *load_include(struct berth__reader *r, const struct ber
     berth_err oe = NULL;
     struct berth_node *over = odir ? berth__load_file(r, opath, depth + 1, &oe) : NULL;
     if (!over) {
-      berth__error(r, more->items[k], where, "%s",
-                   oe ? berth_err_root_msg(oe) : "cannot read the file");
-      berth_err_free(&oe);
+      file_error(r, more->items[k], where, &oe);
       continue;
     }
     rebase_doc(r, over, odir);

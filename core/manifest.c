@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "berth/buf.h"
 #include "cleanup.h"
 #include "manifest-internal.h"
 
@@ -16,6 +17,24 @@ const char *const berth_manifest_names[] = {
     "berth.yaml",         "berth.yml",           "compose.yaml", "compose.yml",
     "docker-compose.yml", "docker-compose.yaml", NULL,
 };
+
+/* ---- the bound on what a load's trees take ---- */
+
+bool berth__charge(struct berth__reader *r, size_t size, const struct berth_node *at,
+                   const char *path, const char *what) {
+  if (r->trees_told)
+    return false;
+  if (size <= BERTH__MAX_TREES - r->trees) {
+    r->trees += size;
+    return true;
+  }
+  r->trees_told = true;
+  berth__error(r, at, path,
+               "%s would take the manifest past %u MiB in memory; copies multiply (extends, "
+               "interpolated variables): use fewer of them, or smaller ones",
+               what, BERTH__MAX_TREES >> 20);
+  return false;
+}
 
 /* ---- interpolation of every scalar value ---- */
 
@@ -50,6 +69,12 @@ static void interpolate_tree(struct berth__reader *r, struct berth_node *n, char
       berth_err_free(&err);
       return;
     }
+    size_t grown = strlen(out), was = strlen(n->value);
+    if (grown > was &&
+        !berth__charge(r, grown - was, n, *path ? path : NULL, "interpolating this value")) {
+      free(out);
+      return;
+    }
     free(n->value);
     n->value = out;
     /* "${EMPTY}" is an empty string the user wrote, not a missing value. */
@@ -71,13 +96,63 @@ static void interpolate_tree(struct berth__reader *r, struct berth_node *n, char
   }
 }
 
+static struct berth_node *read_file(struct berth__reader *r, const char *path, int depth,
+                                    berth_err *err);
+
+/* path as the user would name it: relative to the project directory when
+ * inside it. */
+static const char *shown_path(const struct berth__reader *r, const char *path) {
+  size_t n = r->dir ? strlen(r->dir) : 0;
+  if (n && !strncmp(path, r->dir, n) && path[n] == '/')
+    return path + n + 1;
+  return path;
+}
+
+/* A file that is already being read (it includes or extends itself
+ * through others) or one file too many: refused with the chain named. */
+static int check_file_chain(struct berth__reader *r, const char *path, int depth, berth_err *err) {
+  long at = berth_strv_find(&r->loading, path);
+  if (at >= 0) {
+    struct berth_buf chain = BERTH_BUF_INIT(1 << 16);
+    for (size_t i = (size_t)at; i < r->loading.n; i++)
+      berth_buf_addf(&chain, "%s -> ", shown_path(r, r->loading.v[i]));
+    berth_buf_addf(&chain, "%s", shown_path(r, path));
+    int rc = berth_err_set(err, BERTH_E_INVALID,
+                           "include/extends form a cycle: %s; remove the include or extends "
+                           "that reads %s again",
+                           chain.data ? chain.data : "", shown_path(r, path));
+    berth_buf_release(&chain);
+    return rc;
+  }
+  if (depth > 8)
+    return berth_err_set(err, BERTH_E_INVALID, "%s: include/extends nested deeper than 8 files",
+                         path);
+  if (++r->files_read > BERTH__MAX_FILES)
+    return berth_err_set(err, BERTH_E_TOO_BIG,
+                         "%s: more than %d files read through include and extends (a file "
+                         "counts each time it is read); include shared files once, higher up",
+                         path, BERTH__MAX_FILES);
+  return 0;
+}
+
 /* Reads one file: parse, interpolate, normalize, includes, extends. */
 struct berth_node *berth__load_file(struct berth__reader *r, const char *path, int depth,
                                     berth_err *err) {
-  if (depth > 8) {
-    berth_err_set(err, BERTH_E_INVALID, "%s: include/extends nested deeper than 8 files", path);
+  if (check_file_chain(r, path, depth, err) < 0)
+    return NULL;
+  if (berth_strv_push(&r->loading, path) < 0) {
+    berth_err_set(err, BERTH_E_NOMEM, "out of memory");
     return NULL;
   }
+  struct berth_node *root = read_file(r, path, depth, err);
+  free(r->loading.v[--r->loading.n]);
+  r->loading.v[r->loading.n] = NULL;
+  return root;
+}
+
+/* berth__load_file's work, once the file may be read. */
+static struct berth_node *read_file(struct berth__reader *r, const char *path, int depth,
+                                    berth_err *err) {
   struct berth_node *root = NULL;
   /* Positions point into the file name for the life of the load: keep it
    * in the project's file list. */
@@ -96,17 +171,21 @@ struct berth_node *berth__load_file(struct berth__reader *r, const char *path, i
     r->p->files.v = v;
     name = v[r->p->files.n++];
   }
-  _cleanup_fclose_ FILE *f = fopen(name, "re");
-  if (!f) {
-    berth_err_errno(err, errno, "%s", name);
-    return NULL;
-  }
-  fclose(TAKE_PTR(f));
   if (berth_yaml_load(name, &root, err) < 0) {
     /* Report a syntax error as a diagnostic: the message carries the
      * position already. */
     return NULL;
   }
+  size_t size = berth_node_size(root);
+  if (r->trees_told || size > BERTH__MAX_TREES - r->trees) {
+    berth_node_free(root);
+    berth_err_set(err, BERTH_E_TOO_BIG,
+                  "%s: with the %zu files read before it, the manifest would take more than %u "
+                  "MiB in memory; include fewer or smaller files",
+                  name, r->files_read - 1, BERTH__MAX_TREES >> 20);
+    return NULL;
+  }
+  r->trees += size;
   /* berth_yaml_load names positions after its path argument: re-point
    * them to the kept name (same text). */
   if (root->type == BERTH_NODE_NULL) {
@@ -317,6 +396,7 @@ static int load(struct berth__reader *r, const struct berth_load_opts *o, berth_
   if ((rc = name_project(r, o, err)) < 0)
     goto out;
   berth__apply_profiles(r, o);
+  berth_project_index(p);
   berth__validate(r);
 out:
   berth_node_free(merged);
@@ -344,6 +424,7 @@ int berth_manifest_load(const struct berth_load_opts *o, struct berth_project **
   berth_vars_release(&vars);
   berth_strv_release(&r.off);
   berth_strv_release(&r.unusable);
+  berth_strv_release(&r.loading);
   berth_project_free(p);
   return rc;
 }

@@ -9,8 +9,14 @@
 #include "cleanup.h"
 #include "infra/infra.h"
 #include "model-internal.h"
+#include "name-index.h"
 
 /* ---- freeing --------------------------------------------------------- */
+
+struct berth__service_index {
+  struct berth__name_index names;
+  const struct berth_service *services; /* the array indexed */
+};
 
 static void kvv_release(struct berth_kvv *v) {
   for (size_t i = 0; i < v->n; i++) {
@@ -179,15 +185,35 @@ struct berth_project *berth_project_free(struct berth_project *p) {
   file_defs_free(p->configs, p->n_configs);
   free(p->seeds_json);
   free(p->namespaces_json);
+  if (p->service_index)
+    berth__name_index_release(&p->service_index->names);
+  free(p->service_index);
   free(p);
   return NULL;
 }
 
 /* ---- lookups and names ----------------------------------------------- */
 
+static const char *service_name(const void *ctx, size_t pos) {
+  return ((const struct berth_project *)ctx)->services[pos].name;
+}
+
+void berth_project_index(struct berth_project *p) {
+  if (!p->service_index && !(p->service_index = calloc(1, sizeof(*p->service_index))))
+    return;
+  p->service_index->services = p->services;
+  if (berth__name_index_build(&p->service_index->names, service_name, p, p->n_services) < 0)
+    p->service_index->services = NULL;
+}
+
 const struct berth_service *berth_project_service(const struct berth_project *p, const char *name) {
   if (!p || !name)
     return NULL;
+  const struct berth__service_index *ix = p->service_index;
+  if (ix && ix->services == p->services && ix->names.n == p->n_services) {
+    long i = berth__name_index_find(&ix->names, service_name, p, name);
+    return i < 0 ? NULL : &p->services[i];
+  }
   for (size_t i = 0; i < p->n_services; i++)
     if (p->services[i].name && !strcmp(p->services[i].name, name))
       return &p->services[i];

@@ -1,13 +1,28 @@
 /* YAML (libyaml's document API) to struct berth_node trees. */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #include "berth/buf.h"
 #include "berth/node.h"
 #include "cleanup.h"
+#include "name-index.h"
+
+/* Maps of fewer pairs are searched from the start. */
+#define INDEX_MIN_PAIRS 8
+
+static void drop_index(struct berth_node *n) {
+  if (n->index)
+    berth__name_index_release(n->index);
+  free(n->index);
+  n->index = NULL;
+}
 
 struct berth_node *berth_node_free(struct berth_node *n) {
   if (!n)
@@ -15,9 +30,19 @@ struct berth_node *berth_node_free(struct berth_node *n) {
   for (size_t i = 0; i < n->n; i++)
     berth_node_free(n->items[i]);
   free(n->items);
+  drop_index(n);
   free(n->value);
   free(n);
   return NULL;
+}
+
+size_t berth_node_size(const struct berth_node *n) {
+  if (!n)
+    return 0;
+  size_t size = sizeof(*n) + strlen(n->value) + 1 + n->n * sizeof(*n->items) + 48;
+  for (size_t i = 0; i < n->n; i++)
+    size += berth_node_size(n->items[i]);
+  return size;
 }
 
 struct berth_node *berth_node_new(enum berth_node_type type, const struct berth_node *at,
@@ -50,7 +75,15 @@ static int push(struct berth_node *n, struct berth_node *item) {
   return 0;
 }
 
+/* The key of pair pos of a map, for its index. */
+static const char *pair_key(const void *ctx, size_t pos) {
+  const struct berth_node *k = ((const struct berth_node *)ctx)->items[2 * pos];
+  return k && k->type == BERTH_NODE_SCALAR ? k->value : NULL;
+}
+
 int berth_node_append(struct berth_node *n, struct berth_node *item) {
+  if (n->type == BERTH_NODE_MAP)
+    drop_index(n); /* half a pair: rebuilt by the next lookup */
   return push(n, item);
 }
 
@@ -61,6 +94,9 @@ int berth_node_put(struct berth_node *map, struct berth_node *key, struct berth_
     map->n--;
     return -BERTH_E_NOMEM;
   }
+  /* Keep the index in step; out of memory, it is rebuilt later. */
+  if (map->index && map->index->n == map->n / 2 - 1)
+    (void)berth__name_index_add(map->index, pair_key, map, map->n / 2 - 1);
   return 0;
 }
 
@@ -82,9 +118,29 @@ struct berth_node *berth_node_copy(const struct berth_node *n) {
   return c;
 }
 
+/* The map's index, built when missing or out of step; NULL for a small
+ * map or out of memory (then the map is searched from the start). The
+ * index is a cache: built on a const map, which only the loader's one
+ * thread reads. */
+static struct berth__name_index *index_of(const struct berth_node *map) {
+  struct berth_node *m = (struct berth_node *)map;
+  if (m->n / 2 < INDEX_MIN_PAIRS)
+    return NULL;
+  if (m->index && m->index->n == m->n / 2 && m->index->cap)
+    return m->index;
+  if (!m->index && !(m->index = calloc(1, sizeof(*m->index))))
+    return NULL;
+  return berth__name_index_build(m->index, pair_key, m, m->n / 2) < 0 ? NULL : m->index;
+}
+
 long berth_node_index(const struct berth_node *map, const char *key) {
   if (!map || map->type != BERTH_NODE_MAP)
     return -1;
+  const struct berth__name_index *ix = index_of(map);
+  if (ix) {
+    long pos = berth__name_index_find(ix, pair_key, map, key);
+    return pos < 0 ? -1 : 2 * pos;
+  }
   for (size_t i = 0; i + 1 < map->n; i += 2)
     if (map->items[i]->type == BERTH_NODE_SCALAR && !strcmp(map->items[i]->value, key))
       return (long)i;
@@ -104,7 +160,23 @@ bool berth_node_remove(struct berth_node *map, const char *key) {
   berth_node_free(map->items[i + 1]);
   memmove(&map->items[i], &map->items[i + 2], (map->n - (size_t)i - 2) * sizeof(*map->items));
   map->n -= 2;
+  drop_index(map); /* the pairs after it moved */
   return true;
+}
+
+void berth_node_remove_pairs(struct berth_node *map, const bool *drop) {
+  size_t kept = 0;
+  for (size_t i = 0; i + 1 < map->n; i += 2) {
+    if (drop[i / 2]) {
+      berth_node_free(map->items[i]);
+      berth_node_free(map->items[i + 1]);
+      continue;
+    }
+    map->items[kept++] = map->items[i];
+    map->items[kept++] = map->items[i + 1];
+  }
+  map->n = kept;
+  drop_index(map);
 }
 
 bool berth_node_is_null(const struct berth_node *n) {
@@ -156,27 +228,150 @@ const char *berth_node_type_name(const struct berth_node *n) {
   }
 }
 
-/* ---- libyaml document -> tree ---- */
+/* ---- libyaml events -> tree ----
+ * Built from the event stream rather than libyaml's document API, which
+ * forgets where an alias stood and what it was called: a document that
+ * grows too large through aliases is refused at the alias that would make
+ * it so, by name. */
+
+/* What a subtree costs once built: nodes, bytes (its values' text and
+ * 16 per node, about what it takes as YAML: a document read as it is
+ * written stays far below the bound, only copies reach it) and height. */
+struct extent {
+  size_t nodes, bytes;
+  int height;
+};
+
+struct anchor {
+  char *name;
+  const struct berth_node *node; /* in the tree being built */
+  struct extent size;
+};
 
 struct builder {
-  yaml_document_t *doc;
+  yaml_parser_t *parser;
   const char *name;
   char path[1024]; /* "services.api.ports[1]": where the builder is */
   size_t nodes;    /* created so far, aliases expanded: bounded */
+  size_t bytes;    /* the same in bytes: bounded */
+  struct anchor *anchors;
+  size_t n_anchors;
+  struct berth__name_index anchor_ix;
+  /* Merge keys and the values they merged: kept to the end, since an
+   * anchor may point into one. */
+  struct berth_node *merged;
   berth_err *err;
 };
 
-static int build(struct builder *b, yaml_node_t *yn, int depth, struct berth_node **ret);
+static int build(struct builder *b, yaml_event_t *ev, int depth, struct berth_node **ret,
+                 struct extent *ext);
 
-static int too_big(struct builder *b, const yaml_node_t *yn, const char *what) {
-  return berth_err_set(b->err, BERTH_E_TOO_BIG, "%s:%zu:%zu: %s", b->name, yn->start_mark.line + 1,
-                       yn->start_mark.column + 1, what);
+static int fail_at(struct builder *b, int code, const yaml_mark_t *m, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int fail_at(struct builder *b, int code, const yaml_mark_t *m, const char *fmt, ...) {
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  return berth_err_set(b->err, code, "%s:%zu:%zu: %s", b->name, m->line + 1, m->column + 1, msg);
+}
+
+static int nomem(struct builder *b) {
+  return berth_err_set(b->err, BERTH_E_NOMEM, "out of memory");
+}
+
+/* The next event, or a syntax error. */
+static int next_event(struct builder *b, yaml_event_t *ev) {
+  if (yaml_parser_parse(b->parser, ev))
+    return 0;
+  yaml_parser_t *p = b->parser;
+  const yaml_mark_t *m = p->problem ? &p->problem_mark : &p->context_mark;
+  return fail_at(b, BERTH_E_INVALID, m, "invalid YAML: %s%s%s",
+                 p->problem ? p->problem : "syntax error", p->context ? " " : "",
+                 p->context ? p->context : "");
+}
+
+static const char *anchor_name(const void *ctx, size_t pos) {
+  return ((const struct builder *)ctx)->anchors[pos].name;
+}
+
+/* Remembers node under its anchor; a later anchor of the same name
+ * replaces an earlier one for the aliases after it, as in YAML. */
+static int add_anchor(struct builder *b, const char *name, const struct berth_node *node,
+                      const struct extent *size) {
+  long i = berth__name_index_find(&b->anchor_ix, anchor_name, b, name);
+  if (i >= 0) {
+    b->anchors[i].node = node;
+    b->anchors[i].size = *size;
+    return 0;
+  }
+  if ((b->n_anchors & (b->n_anchors - 1)) == 0) { /* grow at powers of two */
+    struct anchor *v =
+        realloc(b->anchors, (b->n_anchors ? 2 * b->n_anchors : 8) * sizeof(*b->anchors));
+    if (!v)
+      return nomem(b);
+    b->anchors = v;
+  }
+  struct anchor *a = &b->anchors[b->n_anchors];
+  if (!(a->name = strdup(name)))
+    return nomem(b);
+  a->node = node;
+  a->size = *size;
+  if (berth__name_index_add(&b->anchor_ix, anchor_name, b, b->n_anchors++) < 0)
+    return nomem(b);
+  return 0;
+}
+
+/* *name: a copy of the anchored node, if the document stays within its
+ * bounds with it. */
+static int expand_alias(struct builder *b, const yaml_event_t *ev, int depth,
+                        struct berth_node **ret, struct extent *ext) {
+  const char *name = (const char *)ev->data.alias.anchor;
+  const yaml_mark_t *m = &ev->start_mark;
+  long i = berth__name_index_find(&b->anchor_ix, anchor_name, b, name);
+  if (i < 0)
+    return fail_at(b, BERTH_E_INVALID, m,
+                   "invalid YAML: the alias *%s names no anchor (&%s) defined before it", name,
+                   name);
+  const struct anchor *a = &b->anchors[i];
+  const char *at = *b->path ? b->path : "the document";
+  if (depth + a->size.height - 1 > BERTH_YAML_MAX_DEPTH)
+    return fail_at(b, BERTH_E_TOO_BIG, m,
+                   "%s: the alias *%s nests the document deeper than %d levels", at, name,
+                   BERTH_YAML_MAX_DEPTH);
+  if (b->nodes + a->size.nodes > BERTH_YAML_MAX_NODES)
+    return fail_at(b, BERTH_E_TOO_BIG, m,
+                   "%s: the alias *%s expands the document past a million nodes (each use copies "
+                   "the %zu nodes of &%s, line %d); aliases of aliases multiply, use fewer of them",
+                   at, name, a->size.nodes, name, a->node->line);
+  if (b->bytes + a->size.bytes > BERTH_YAML_MAX_EXPANDED)
+    return fail_at(b, BERTH_E_TOO_BIG, m,
+                   "%s: the alias *%s expands the document past 64 MiB (each use copies the "
+                   "%.1f MiB of &%s, line %d); aliases of aliases multiply, use fewer of them",
+                   at, name, (double)a->size.bytes / (1 << 20), name, a->node->line);
+  if (!(*ret = berth_node_copy(a->node)))
+    return nomem(b);
+  b->nodes += a->size.nodes;
+  b->bytes += a->size.bytes;
+  *ext = a->size;
+  return 0;
+}
+
+/* Keeps n (a merge key, or the values merged) to the end of the parse,
+ * since an anchor may point into it; frees it when it cannot. */
+static int keep(struct builder *b, struct berth_node *n) {
+  if ((b->merged || (b->merged = berth_node_new(BERTH_NODE_SEQ, NULL, NULL))) &&
+      berth_node_append(b->merged, n) >= 0)
+    return 0;
+  berth_node_free(n);
+  return nomem(b);
 }
 
 /* Applies "<<: *anchor" or "<<: [*a, *b]": keys of the merged maps that
  * the map does not set itself are added (earlier sources win). */
 static int merge_into(struct builder *b, struct berth_node *map, struct berth_node *src,
-                      const yaml_node_t *at) {
+                      const yaml_mark_t *at) {
   if (src->type == BERTH_NODE_SEQ) {
     for (size_t i = 0; i < src->n; i++) {
       int r = merge_into(b, map, src->items[i], at);
@@ -186,9 +381,8 @@ static int merge_into(struct builder *b, struct berth_node *map, struct berth_no
     return 0;
   }
   if (src->type != BERTH_NODE_MAP)
-    return berth_err_set(b->err, BERTH_E_INVALID,
-                         "%s:%zu:%zu: a merge key (<<) needs a mapping or a list of mappings",
-                         b->name, at->start_mark.line + 1, at->start_mark.column + 1);
+    return fail_at(b, BERTH_E_INVALID, at,
+                   "a merge key (<<) needs a mapping or a list of mappings");
   for (size_t i = 0; i + 1 < src->n; i += 2) {
     if (src->items[i]->type == BERTH_NODE_SCALAR &&
         berth_node_index(map, src->items[i]->value) >= 0)
@@ -198,128 +392,236 @@ static int merge_into(struct builder *b, struct berth_node *map, struct berth_no
     if (!k || !v || berth_node_put(map, k, v) < 0) {
       berth_node_free(k);
       berth_node_free(v);
-      return berth_err_set(b->err, BERTH_E_NOMEM, "out of memory");
+      return nomem(b);
     }
   }
   return 0;
 }
 
-static int build_map(struct builder *b, yaml_node_t *yn, int depth, struct berth_node *map) {
-  /* Explicit keys first, then merges, so explicit keys win whatever their
-   * position. */
-  struct berth_node *merges = NULL;
-  int r = 0;
-  for (yaml_node_pair_t *p = yn->data.mapping.pairs.start; p < yn->data.mapping.pairs.top; p++) {
-    yaml_node_t *kn = yaml_document_get_node(b->doc, p->key);
-    yaml_node_t *vn = yaml_document_get_node(b->doc, p->value);
-    struct berth_node *k = NULL, *v = NULL;
-    if ((r = build(b, kn, depth + 1, &k)) < 0)
-      break;
-    size_t plen = strlen(b->path);
-    if (k->type == BERTH_NODE_SCALAR)
-      snprintf(b->path + plen, sizeof(b->path) - plen, "%s%s", plen ? "." : "", k->value);
-    r = build(b, vn, depth + 1, &v);
-    b->path[plen] = '\0';
-    if (r < 0) {
-      berth_node_free(k);
-      break;
-    }
-    bool merge = k->type == BERTH_NODE_SCALAR && !k->quoted && !strcmp(k->value, "<<");
-    if (merge) {
-      berth_node_free(k);
-      if (!merges && !(merges = berth_node_new(BERTH_NODE_SEQ, v, NULL))) {
-        berth_node_free(v);
-        r = berth_err_set(b->err, BERTH_E_NOMEM, "out of memory");
-        break;
-      }
-      if (push(merges, v) < 0) {
-        berth_node_free(v);
-        r = berth_err_set(b->err, BERTH_E_NOMEM, "out of memory");
-        break;
-      }
-      continue;
-    }
-    if (k->type == BERTH_NODE_SCALAR && berth_node_index(map, k->value) >= 0) {
-      r = berth_err_set(b->err, BERTH_E_INVALID,
-                        "%s:%d:%d: %s%s%s: the key \"%s\" appears twice in this mapping", b->name,
-                        k->line, k->col, b->path, *b->path ? "." : "", k->value, k->value);
-      berth_node_free(k);
-      berth_node_free(v);
-      break;
-    }
-    if (berth_node_put(map, k, v) < 0) {
-      berth_node_free(k);
-      berth_node_free(v);
-      r = berth_err_set(b->err, BERTH_E_NOMEM, "out of memory");
-      break;
-    }
+static void add_extent(struct extent *to, const struct extent *child) {
+  to->nodes += child->nodes;
+  to->bytes += child->bytes;
+  if (child->height + 1 > to->height)
+    to->height = child->height + 1;
+}
+
+/* One key: value pair into map (ev is the key's event); a merge key's
+ * value goes to *merges instead, applied once the map is complete. */
+static int build_pair(struct builder *b, yaml_event_t *ev, int depth, struct berth_node *map,
+                      struct berth_node **merges, struct extent *ext) {
+  struct berth_node *k = NULL, *v = NULL;
+  struct extent ke = {0}, ve = {0};
+  int r = build(b, ev, depth + 1, &k, &ke);
+  if (r < 0)
+    return r;
+  yaml_event_t vev;
+  size_t plen = strlen(b->path);
+  if (k->type == BERTH_NODE_SCALAR)
+    snprintf(b->path + plen, sizeof(b->path) - plen, "%s%s", plen ? "." : "", k->value);
+  if ((r = next_event(b, &vev)) >= 0)
+    r = build(b, &vev, depth + 1, &v, &ve);
+  b->path[plen] = '\0';
+  if (r < 0) {
+    berth_node_free(k);
+    return r;
   }
-  if (r >= 0 && merges)
-    for (size_t i = 0; i < merges->n && r >= 0; i++)
-      r = merge_into(b, map, merges->items[i], yn);
-  berth_node_free(merges);
+  add_extent(ext, &ke);
+  add_extent(ext, &ve);
+  if (k->type == BERTH_NODE_SCALAR && !k->quoted && !strcmp(k->value, "<<")) {
+    if ((r = keep(b, k)) < 0) { /* &a << is an anchor too */
+      berth_node_free(v);
+      return r;
+    }
+    if (!*merges && !(*merges = berth_node_new(BERTH_NODE_SEQ, v, NULL)))
+      r = nomem(b);
+    else if (berth_node_append(*merges, v) < 0)
+      r = nomem(b);
+    if (r < 0)
+      berth_node_free(v);
+    return r;
+  }
+  if (k->type == BERTH_NODE_SCALAR && berth_node_index(map, k->value) >= 0)
+    r = berth_err_set(b->err, BERTH_E_INVALID,
+                      "%s:%d:%d: %s%s%s: the key \"%s\" appears twice in this mapping", b->name,
+                      k->line, k->col, b->path, *b->path ? "." : "", k->value, k->value);
+  else if (berth_node_put(map, k, v) < 0)
+    r = nomem(b);
+  if (r < 0) {
+    berth_node_free(k);
+    berth_node_free(v);
+  }
   return r;
 }
 
-static int build(struct builder *b, yaml_node_t *yn, int depth, struct berth_node **ret) {
-  if (depth > BERTH_YAML_MAX_DEPTH)
-    return too_big(b, yn, "the document nests deeper than 256 levels");
-  if (++b->nodes > BERTH_YAML_MAX_NODES)
-    return too_big(b, yn, "the document expands to more than a million nodes (aliases?)");
-  struct berth_node *n = calloc(1, sizeof(*n));
-  if (!n)
-    return berth_err_set(b->err, BERTH_E_NOMEM, "out of memory");
-  n->file = b->name;
-  n->line = (int)yn->start_mark.line + 1;
-  n->col = (int)yn->start_mark.column + 1;
-  if (yn->tag && !strcmp((const char *)yn->tag, "!reset"))
-    n->tag = BERTH_TAG_RESET;
-  else if (yn->tag && !strcmp((const char *)yn->tag, "!override"))
-    n->tag = BERTH_TAG_OVERRIDE;
-  int r = 0;
-  switch (yn->type) {
-  case YAML_SCALAR_NODE:
-    n->type = BERTH_NODE_SCALAR;
-    n->value = strndup((const char *)yn->data.scalar.value, yn->data.scalar.length);
-    n->quoted = yn->data.scalar.style != YAML_PLAIN_SCALAR_STYLE;
-    if (!n->value)
-      r = berth_err_set(b->err, BERTH_E_NOMEM, "out of memory");
-    if (r >= 0 && berth_node_is_null(n))
-      n->type = BERTH_NODE_NULL;
-    break;
-  case YAML_SEQUENCE_NODE:
-    n->type = BERTH_NODE_SEQ;
-    n->value = strdup("");
-    for (yaml_node_item_t *i = yn->data.sequence.items.start;
-         r >= 0 && i < yn->data.sequence.items.top; i++) {
-      struct berth_node *item = NULL;
-      size_t plen = strlen(b->path);
-      snprintf(b->path + plen, sizeof(b->path) - plen, "[%zu]", n->n);
-      r = build(b, yaml_document_get_node(b->doc, *i), depth + 1, &item);
-      b->path[plen] = '\0';
-      if (r >= 0 && push(n, item) < 0) {
-        berth_node_free(item);
-        r = berth_err_set(b->err, BERTH_E_NOMEM, "out of memory");
-      }
+/* The pairs up to the mapping's end. Explicit keys first, then merges, so
+ * explicit keys win whatever their position. */
+static int build_map(struct builder *b, const yaml_mark_t *start, int depth, struct berth_node *map,
+                     struct extent *ext) {
+  struct berth_node *merges = NULL;
+  int r;
+  for (;;) {
+    yaml_event_t ev;
+    if ((r = next_event(b, &ev)) < 0)
+      break;
+    if (ev.type == YAML_MAPPING_END_EVENT) {
+      yaml_event_delete(&ev);
+      break;
     }
-    break;
-  case YAML_MAPPING_NODE:
-    n->type = BERTH_NODE_MAP;
-    n->value = strdup("");
-    r = build_map(b, yn, depth, n);
-    break;
-  default:
-    n->type = BERTH_NODE_NULL;
-    n->value = strdup("");
+    if ((r = build_pair(b, &ev, depth, map, &merges, ext)) < 0)
+      break;
   }
-  if (r >= 0 && !n->value)
-    r = berth_err_set(b->err, BERTH_E_NOMEM, "out of memory");
+  for (size_t i = 0; r >= 0 && merges && i < merges->n; i++)
+    r = merge_into(b, map, merges->items[i], start);
+  if (merges) {
+    int kr = keep(b, merges);
+    r = r < 0 ? r : kr;
+  }
+  return r;
+}
+
+static int build_seq(struct builder *b, int depth, struct berth_node *seq, struct extent *ext) {
+  for (;;) {
+    yaml_event_t ev;
+    int r = next_event(b, &ev);
+    if (r < 0)
+      return r;
+    if (ev.type == YAML_SEQUENCE_END_EVENT) {
+      yaml_event_delete(&ev);
+      return 0;
+    }
+    struct berth_node *item = NULL;
+    struct extent ie = {0};
+    size_t plen = strlen(b->path);
+    snprintf(b->path + plen, sizeof(b->path) - plen, "[%zu]", seq->n);
+    r = build(b, &ev, depth + 1, &item, &ie);
+    b->path[plen] = '\0';
+    if (r < 0)
+      return r;
+    if (berth_node_append(seq, item) < 0) {
+      berth_node_free(item);
+      return nomem(b);
+    }
+    add_extent(ext, &ie);
+  }
+}
+
+/* A scalar, sequence or mapping node starting at ev, with what follows
+ * it up to its end. */
+static int build_node(struct builder *b, const yaml_event_t *ev, int depth, struct berth_node *n,
+                      struct extent *ext) {
+  switch (ev->type) {
+  case YAML_SCALAR_EVENT:
+    n->type = BERTH_NODE_SCALAR;
+    n->value = strndup((const char *)ev->data.scalar.value, ev->data.scalar.length);
+    if (!n->value)
+      return nomem(b);
+    n->quoted = ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE;
+    if (berth_node_is_null(n))
+      n->type = BERTH_NODE_NULL;
+    return 0;
+  case YAML_SEQUENCE_START_EVENT:
+    n->type = BERTH_NODE_SEQ;
+    return (n->value = strdup("")) ? build_seq(b, depth, n, ext) : nomem(b);
+  case YAML_MAPPING_START_EVENT:
+    n->type = BERTH_NODE_MAP;
+    return (n->value = strdup("")) ? build_map(b, &ev->start_mark, depth, n, ext) : nomem(b);
+  default:
+    return fail_at(b, BERTH_E_INVALID, &ev->start_mark, "invalid YAML: unexpected event");
+  }
+}
+
+/* The node that starts at ev (deleted here), into *ret; *ext is what it
+ * costs. */
+static int build(struct builder *b, yaml_event_t *ev, int depth, struct berth_node **ret,
+                 struct extent *ext) {
+  int r;
+  if (ev->type == YAML_ALIAS_EVENT) {
+    r = expand_alias(b, ev, depth, ret, ext);
+    yaml_event_delete(ev);
+    return r;
+  }
+  const yaml_char_t *tag = ev->type == YAML_SCALAR_EVENT           ? ev->data.scalar.tag
+                           : ev->type == YAML_SEQUENCE_START_EVENT ? ev->data.sequence_start.tag
+                           : ev->type == YAML_MAPPING_START_EVENT  ? ev->data.mapping_start.tag
+                                                                   : NULL;
+  const yaml_char_t *anchor = ev->type == YAML_SCALAR_EVENT ? ev->data.scalar.anchor
+                              : ev->type == YAML_SEQUENCE_START_EVENT
+                                  ? ev->data.sequence_start.anchor
+                              : ev->type == YAML_MAPPING_START_EVENT ? ev->data.mapping_start.anchor
+                                                                     : NULL;
+  struct berth_node *n = NULL;
+  if (depth > BERTH_YAML_MAX_DEPTH)
+    r = fail_at(b, BERTH_E_TOO_BIG, &ev->start_mark, "the document nests deeper than %d levels",
+                BERTH_YAML_MAX_DEPTH);
+  else if (++b->nodes > BERTH_YAML_MAX_NODES)
+    r = fail_at(b, BERTH_E_TOO_BIG, &ev->start_mark,
+                "the document expands to more than a million nodes");
+  else if (!(n = calloc(1, sizeof(*n))))
+    r = nomem(b);
+  else {
+    n->file = b->name;
+    n->line = (int)ev->start_mark.line + 1;
+    n->col = (int)ev->start_mark.column + 1;
+    if (tag && !strcmp((const char *)tag, "!reset"))
+      n->tag = BERTH_TAG_RESET;
+    else if (tag && !strcmp((const char *)tag, "!override"))
+      n->tag = BERTH_TAG_OVERRIDE;
+    *ext = (struct extent){.nodes = 1, .height = 1};
+    r = build_node(b, ev, depth, n, ext);
+  }
+  if (r >= 0) {
+    size_t own = strlen(n->value) + 16;
+    ext->bytes += own;
+    b->bytes += own;
+    if (b->bytes > BERTH_YAML_MAX_EXPANDED)
+      r = fail_at(b, BERTH_E_TOO_BIG, &ev->start_mark, "the document is larger than 64 MiB");
+    else if (anchor)
+      r = add_anchor(b, (const char *)anchor, n, ext);
+  }
+  yaml_event_delete(ev);
   if (r < 0) {
     berth_node_free(n);
     return r;
   }
   *ret = n;
   return 0;
+}
+
+/* The one document of the stream into *ret (a NULL node when there is
+ * none). */
+static int build_stream(struct builder *b, struct berth_node **ret) {
+  yaml_event_t ev;
+  int r;
+  if ((r = next_event(b, &ev)) < 0) /* the stream's start */
+    return r;
+  yaml_event_delete(&ev);
+  if ((r = next_event(b, &ev)) < 0)
+    return r;
+  if (ev.type == YAML_STREAM_END_EVENT) {
+    yaml_event_delete(&ev);
+    if (!(*ret = berth_node_new(BERTH_NODE_NULL, NULL, NULL)))
+      return nomem(b);
+    (*ret)->file = b->name;
+    (*ret)->line = (*ret)->col = 1;
+    return 0;
+  }
+  yaml_event_delete(&ev); /* the document's start */
+  struct extent ext = {0};
+  if ((r = next_event(b, &ev)) < 0 || (r = build(b, &ev, 0, ret, &ext)) < 0)
+    return r;
+  if ((r = next_event(b, &ev)) >= 0) { /* the document's end */
+    yaml_event_delete(&ev);
+    r = next_event(b, &ev);
+  }
+  /* A second document in the file is not part of a manifest. */
+  if (r >= 0 && ev.type != YAML_STREAM_END_EVENT)
+    r = berth_err_set(b->err, BERTH_E_INVALID,
+                      "%s:%zu:1: a second YAML document (---) in a manifest; keep one per file",
+                      b->name, ev.start_mark.line + 1);
+  yaml_event_delete(&ev); /* zeroed when the parse failed */
+  if (r < 0)
+    *ret = berth_node_free(*ret);
+  return r;
 }
 
 /* libyaml's scanner slows down more than quadratically with the depth of
@@ -370,61 +672,69 @@ int berth_yaml_parse(const char *name, const char *text, size_t len, struct bert
   if (flow_depth_ok(name, text, len, err) < 0)
     return -BERTH_E_TOO_BIG;
   yaml_parser_t parser;
-  yaml_document_t doc;
   if (!yaml_parser_initialize(&parser))
     return berth_err_set(err, BERTH_E_NOMEM, "out of memory");
   yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-  int r = 0;
-  if (!yaml_parser_load(&parser, &doc)) {
-    const yaml_mark_t *m = parser.problem ? &parser.problem_mark : &parser.context_mark;
-    r = berth_err_set(err, BERTH_E_INVALID, "%s:%zu:%zu: invalid YAML: %s%s%s", name, m->line + 1,
-                      m->column + 1, parser.problem ? parser.problem : "syntax error",
-                      parser.context ? " " : "", parser.context ? parser.context : "");
-    yaml_parser_delete(&parser);
-    return r;
-  }
-  yaml_node_t *root = yaml_document_get_root_node(&doc);
-  struct builder b = {.doc = &doc, .name = name, .err = err};
-  if (!root) {
-    *ret = calloc(1, sizeof(**ret));
-    if (!*ret || !((*ret)->value = strdup(""))) {
-      free(*ret);
-      r = berth_err_set(err, BERTH_E_NOMEM, "out of memory");
-    } else {
-      (*ret)->file = name;
-      (*ret)->line = (*ret)->col = 1;
-    }
-  } else {
-    r = build(&b, root, 0, ret);
-  }
-  /* A second document in the file is not part of a manifest. */
-  if (r >= 0) {
-    yaml_document_t next;
-    if (yaml_parser_load(&parser, &next)) {
-      if (yaml_document_get_root_node(&next)) {
-        r = berth_err_set(err, BERTH_E_INVALID,
-                          "%s:%zu:1: a second YAML document (---) in a manifest; keep one per file",
-                          name, next.start_mark.line + 1);
-        *ret = berth_node_free(*ret);
-      }
-      yaml_document_delete(&next);
-    } else {
-      /* Whatever follows the document must be valid too. */
-      const yaml_mark_t *m = parser.problem ? &parser.problem_mark : &parser.context_mark;
-      r = berth_err_set(err, BERTH_E_INVALID, "%s:%zu:%zu: invalid YAML: %s", name, m->line + 1,
-                        m->column + 1, parser.problem ? parser.problem : "syntax error");
-      *ret = berth_node_free(*ret);
-    }
-  }
-  yaml_document_delete(&doc);
+  struct builder b = {.parser = &parser, .name = name, .err = err};
+  struct berth_node *root = NULL;
+  int r = build_stream(&b, &root);
+  for (size_t i = 0; i < b.n_anchors; i++)
+    free(b.anchors[i].name);
+  free(b.anchors);
+  berth__name_index_release(&b.anchor_ix);
+  berth_node_free(b.merged);
   yaml_parser_delete(&parser);
+  if (r >= 0)
+    *ret = root;
   return r;
 }
 
-int berth_yaml_load(const char *path, struct berth_node **ret, berth_err *err) {
-  _cleanup_fclose_ FILE *f = fopen(path, "re");
-  if (!f)
+static const char *file_kind(mode_t mode) {
+  if (S_ISFIFO(mode))
+    return "a named pipe (FIFO)";
+  if (S_ISDIR(mode))
+    return "a directory";
+  if (S_ISCHR(mode) || S_ISBLK(mode))
+    return "a device";
+  if (S_ISSOCK(mode))
+    return "a socket";
+  return "not a regular file";
+}
+
+int berth_open_regular(const char *path, berth_err *err) {
+  /* O_NONBLOCK: opening a FIFO for reading waits for a writer. */
+  _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0) {
+    int saved = errno;
+    berth_err_errno(err, saved, "%s", path);
+    errno = saved;
+    return -BERTH_E_IO;
+  }
+  struct stat st;
+  if (fstat(fd, &st) < 0) {
+    int saved = errno;
+    berth_err_errno(err, saved, "%s", path);
+    errno = saved;
+    return -BERTH_E_IO;
+  }
+  if (!S_ISREG(st.st_mode))
+    return berth_err_set(err, BERTH_E_INVALID, "%s is %s, not a regular file; name a file", path,
+                         file_kind(st.st_mode));
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0)
     return berth_err_errno(err, errno, "%s", path);
+  return TAKE_FD(fd);
+}
+
+int berth_yaml_load(const char *path, struct berth_node **ret, berth_err *err) {
+  int fd = berth_open_regular(path, err);
+  if (fd < 0)
+    return fd;
+  _cleanup_fclose_ FILE *f = fdopen(fd, "r");
+  if (!f) {
+    close(fd);
+    return berth_err_errno(err, errno, "%s", path);
+  }
   struct berth_buf buf = BERTH_BUF_INIT(BERTH_YAML_MAX_BYTES);
   char chunk[65536];
   size_t n;

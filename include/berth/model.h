@@ -239,6 +239,8 @@ struct berth_project {
   size_t n_secrets, n_configs;
   char *seeds_json; /* reserved sections, kept as JSON text */
   char *namespaces_json;
+  /* The services by name (model.c's, made by berth_project_index). */
+  struct berth__service_index *service_index;
 };
 
 #include <cjson/cJSON.h>
@@ -253,7 +255,13 @@ int berth_project_to_json(const struct berth_project *p, bool show_secrets, cJSO
                           berth_err *err);
 /* True when an environment variable of this name holds a secret. */
 bool berth_is_secret_name(const char *name);
+/* The service of this name, or NULL: constant-time once the services
+ * are indexed, a scan otherwise (an index made before services were
+ * added or removed is not used). */
 const struct berth_service *berth_project_service(const struct berth_project *p, const char *name);
+/* Indexes the services by name for berth_project_service; again after
+ * changing them. Out of memory, lookups scan. */
+void berth_project_index(struct berth_project *p);
 const char *berth_condition_name(enum berth_condition c);
 const char *berth_probe_kind_name(enum berth_probe_kind k);
 const char *berth_watch_action_name(enum berth_watch_action a);

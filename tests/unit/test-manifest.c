@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "berth/buf.h"
 #include "berth/manifest.h"
 #include "berth/model.h"
 #include "berth/node.h"
@@ -685,6 +686,137 @@ static void test_load_dependency_cycles(void **state) {
   free(dir);
 }
 
+/* extends cycles are named, each once, with no error that only follows
+ * from them (no "unknown key", no "neither image nor build"); a service
+ * extending a cycle is left at that. */
+static void test_load_extends_cycles(void **state) {
+  (void)state;
+  char *diags = NULL;
+  struct berth_project *p = fixture_load("services:\n"
+                                         "  a:\n"
+                                         "    extends: {service: b}\n"
+                                         "    image: x\n"
+                                         "  b:\n"
+                                         "    extends:\n"
+                                         "      service: c\n"
+                                         "  c:\n"
+                                         "    extends: a\n"
+                                         "  d:\n"
+                                         "    extends: d\n"
+                                         "  e:\n"
+                                         "    extends: a\n"
+                                         "  f:\n"
+                                         "    image: y\n"
+                                         "    depends_on: [e]\n",
+                                         &diags);
+  assert_null(p);
+  char *want = NULL;
+  assert_true(asprintf(&want,
+                       "%s/demo/berth.yaml:3:14: error: services.a.extends: extends forms a "
+                       "cycle: a -> b -> c -> a; remove one of these extends\n"
+                       "%s/demo/berth.yaml:11:14: error: services.d.extends: extends forms a "
+                       "cycle: d -> d; remove one of these extends\n",
+                       fixture_root, fixture_root) > 0);
+  assert_string_equal(diags, want);
+  free(want);
+  free(diags);
+
+  /* a chain of 20, written base last, takes more passes than extends
+   * makes: said once */
+  struct berth_buf b = BERTH_BUF_INIT(1 << 16);
+  assert_int_equal(berth_buf_addf(&b, "services:\n"), 0);
+  for (int i = 0; i < 20; i++)
+    assert_int_equal(berth_buf_addf(&b, "  s%d:\n    extends: s%d\n", i, i + 1), 0);
+  assert_int_equal(berth_buf_addf(&b, "  s20:\n    image: x\n"), 0);
+  p = fixture_load(b.data, &diags);
+  berth_buf_release(&b);
+  assert_null(p);
+  assert_contains(diags, "error: services.s0.extends: extends chains more than 16 services: "
+                         "s0 -> s1 -> s2 -> s3 -> s4 -> ...; make the chain shorter\n");
+  assert_null(strstr(strchr(diags, '\n') + 1, "error"));
+  free(diags);
+}
+
+/* A file including itself, directly or through another: refused at the
+ * include that closes the cycle, with the files named (diagnostics in the
+ * order their files first appear among them). */
+static void test_load_include_cycle(void **state) {
+  (void)state;
+  char *dir = fixture_dir(NULL);
+  char *a = fixture_write(dir, "compose.yaml",
+                          "include: [b.yaml, compose.yaml]\nservices:\n  api:\n    image: x\n");
+  char *b = fixture_write(dir, "b.yaml", "include:\n  - compose.yaml\n");
+  struct berth_load_opts o = {.dir = dir};
+  char *diags = NULL;
+  assert_null(fixture_load_opts(&o, &diags));
+  char *want = NULL;
+  assert_true(asprintf(&want,
+                       "%s:2:5: error: include[0]: include/extends form a cycle: compose.yaml -> "
+                       "b.yaml -> compose.yaml; remove the include or extends that reads "
+                       "compose.yaml again\n"
+                       "%s:1:19: error: include[1]: include/extends form a cycle: compose.yaml "
+                       "-> compose.yaml; remove the include or extends that reads compose.yaml "
+                       "again\n",
+                       b, a) > 0);
+  assert_string_equal(diags, want);
+  free(want);
+  free(diags);
+  free(a);
+  free(b);
+  free(dir);
+}
+
+/* 2,000 services, each depending on the one before: every lookup by
+ * name answers (the indexes agree with a scan). */
+static void test_load_many_services(void **state) {
+  (void)state;
+  struct berth_buf b = BERTH_BUF_INIT(4u << 20);
+  assert_int_equal(berth_buf_addf(&b, "services:\n"), 0);
+  assert_int_equal(berth_buf_addf(&b, "  s0:\n    image: x\n"), 0);
+  for (int i = 1; i < 2000; i++)
+    assert_int_equal(berth_buf_addf(&b, "  s%d:\n    image: x\n    depends_on: [s%d]\n", i, i - 1),
+                     0);
+  struct berth_project *p = fixture_load(b.data, NULL);
+  berth_buf_release(&b);
+  assert_int_equal(p->n_services, 2000);
+  char name[32];
+  for (int i = 0; i < 2000; i += 97) {
+    snprintf(name, sizeof(name), "s%d", i);
+    const struct berth_service *s = berth_project_service(p, name);
+    assert_non_null(s);
+    assert_string_equal(s->name, name);
+  }
+  assert_null(berth_project_service(p, "s2000"));
+  berth_project_free(p);
+}
+
+/* env_file naming a named pipe: refused at once, by name. */
+static void test_load_env_file_fifo(void **state) {
+  (void)state;
+  char *dir = fixture_dir(NULL);
+  char *fifo = NULL;
+  assert_true(asprintf(&fifo, "%s/pipe.env", dir) > 0);
+  assert_int_equal(mkfifo(fifo, 0600), 0);
+  char *path = fixture_write(dir, "compose.yaml",
+                             "services:\n  api:\n    image: x\n    env_file: pipe.env\n");
+  struct berth_load_opts o = {.dir = dir};
+  char *diags = NULL;
+  alarm(10); /* a hang becomes a failure (SIGALRM ends the run) */
+  assert_null(fixture_load_opts(&o, &diags));
+  alarm(0);
+  char *want = NULL;
+  assert_true(asprintf(&want,
+                       "%s:4:15: error: services.api.env_file: %s is a named pipe (FIFO), not a "
+                       "regular file; name a file\n",
+                       path, fifo) > 0);
+  assert_string_equal(diags, want);
+  free(want);
+  free(diags);
+  free(path);
+  free(fifo);
+  free(dir);
+}
+
 /* ---- the key table ---- */
 
 struct read_log {
@@ -843,6 +975,10 @@ int main(void) {
       cmocka_unit_test(test_load_project_name),
       cmocka_unit_test(test_load_collects_every_error),
       cmocka_unit_test(test_load_dependency_cycles),
+      cmocka_unit_test(test_load_extends_cycles),
+      cmocka_unit_test(test_load_include_cycle),
+      cmocka_unit_test(test_load_many_services),
+      cmocka_unit_test(test_load_env_file_fifo),
       cmocka_unit_test(test_read_keys),
       cmocka_unit_test(test_load_environment_over_env_file),
       cmocka_unit_test(test_load_diagnostics_in_file_order),
