@@ -133,7 +133,7 @@ static void add_word(struct masked *m, const char *w, size_t len) {
   m->pending = false;
   if (eq && eq > w && eq + 1 < end) {
     _cleanup_free_ char *name = strndup(w, (size_t)(eq - w));
-    if (!name || berth_is_secret_name(name)) {
+    if (!name || berth_is_secret_name(name) || (flag && is_secret_flag(name, strlen(name)))) {
       add(m, w, (size_t)(eq + 1 - w));
       add_mask(m, eq + 1, end);
       return;
