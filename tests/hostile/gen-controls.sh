@@ -34,10 +34,12 @@ raw=()
 for i in $(seq 1 9) $(seq 11 31) 127; do raw+=("$(printf '%02x' "$i")"); done
 for i in $(seq 128 159); do raw+=("c2$(printf '%02x' "$i")"); done
 for r in "${raw[@]}"; do
-  bytes=$(printf "$(sed 's/../\\x&/g' <<<"$r")x")
+  # shellcheck disable=SC2001 # ${r//??/...} cannot name the match before bash 5.2
+  bytes=$(printf '%bx' "$(sed 's/../\\x&/g' <<<"$r")")
   bytes=${bytes%x}
   d="$out/dotenv-$r"
   mkdir -p "$d"
+  # shellcheck disable=SC2016 # ${TAG} is for berth to interpolate
   printf 'name: e\nservices:\n  api:\n    image: "app:${TAG}"\n' >"$d/berth.yaml"
   printf "TAG='a%sb'\n" "$bytes" >"$d/.env"
   echo 0 >"$d/exit"

@@ -13,13 +13,13 @@ spawners='fork|vfork|clone|clone3|execl|execle|execlp|execv|execve|execveat|exec
 imports=$(nm -D --undefined-only "$BERTH" | awk '{print $NF}' | sed 's/@.*//')
 imported=$(grep -xE "$spawners" <<<"$imports" || true)
 if [ -n "$imported" ]; then
-  echo "FAIL: $BERTH imports functions that start processes: $(echo $imported)"
+  echo "FAIL: $BERTH imports functions that start processes: ${imported//$'\n'/ }"
   fail=1
 fi
 # Sanity: the check can see imports at all.
 grep -qx curl_easy_init <<<"$imports" || {
   echo "FAIL: nm shows no curl_easy_init import in $BERTH; the check above proves nothing"; fail=1; }
-calls=$(cd "$BERTH_SRC" && grep -rnE '\b(uv_spawn|archive_(read|write)_(support|add)_filter_(all|program)[a-z_]*|dlopen|popen|system|posix_spawnp?|exec[lv]p?e?|fork)\(' \
+calls=$(cd "$BERTH_SRC" || exit 1; grep -rnE '\b(uv_spawn|archive_(read|write)_(support|add)_filter_(all|program)[a-z_]*|dlopen|popen|system|posix_spawnp?|exec[lv]p?e?|fork)\(' \
   core cmd compose seed include 2>/dev/null || true)
 if [ -n "$calls" ]; then
   echo "FAIL: the sources call what starts a process on the host:"
