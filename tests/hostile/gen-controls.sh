@@ -5,7 +5,7 @@
 # interpolated into the manifest (raw bytes, not YAML escapes; accepted),
 # and in the name of the manifest file given with -f (refused: the file
 # holds an unknown key, and the diagnostic names the file). Each case says
-# only its exit status (`exit`); tests/hostile/run.sh checks that nothing
+# only its exit status (`exit`); tests/hostile/corpus.sh checks that nothing
 # reaches stdout or stderr raw.
 set -euo pipefail
 out=${1:?output directory}

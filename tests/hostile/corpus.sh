@@ -22,8 +22,8 @@
 # Each case runs as its `args` say (default config --json), and once more
 # without --json, so config's text output is checked too.
 #
-#   BERTH=build-asan/berth tests/hostile/run.sh            # the whole corpus
-#   BERTH=build/berth tests/hostile/run.sh tests/cases/X   # some cases
+#   BERTH=build-asan/berth tests/hostile/corpus.sh            # the whole corpus
+#   BERTH=build/berth tests/hostile/corpus.sh tests/cases/X   # some cases
 #
 # A generator tests/hostile/gen-NAME.sh is run as `gen-NAME.sh OUTDIR` and
 # writes case directories into OUTDIR, laid out as tests/cases/ ones (the
