@@ -7,13 +7,16 @@
 #include "berth/manifest.h"
 #include "project.h"
 
-/* Quotes a YAML scalar when its plain form would read back differently. */
+/* Quotes a YAML scalar when its plain form would read back differently,
+ * or when it holds a character a terminal would act on: the quoted form
+ * writes those as escapes (\x1b, \u009b) that read back the same. */
 static void yaml_scalar(const char *s) {
-  bool plain = *s && !strchr(":#{}[],&*!|>'\"%@`\n\t", s[0]) && !strstr(s, ": ") &&
-               !strstr(s, " #") && s[strlen(s) - 1] != ' ' && s[0] != ' ' && s[0] != '-' &&
-               s[0] != '?' && strcmp(s, "true") && strcmp(s, "false") && strcmp(s, "null") &&
-               strcmp(s, "~") && strcmp(s, "no") && strcmp(s, "yes") && strcmp(s, "on") &&
-               strcmp(s, "off") && !strchr(s, '\n');
+  _cleanup_free_ char *shown = berth_escape_controls(s, 0);
+  bool plain = shown && !strcmp(shown, s) && *s && !strchr(":#{}[],&*!|>'\"%@`\n\t", s[0]) &&
+               !strstr(s, ": ") && !strstr(s, " #") && s[strlen(s) - 1] != ' ' && s[0] != ' ' &&
+               s[0] != '-' && s[0] != '?' && strcmp(s, "true") && strcmp(s, "false") &&
+               strcmp(s, "null") && strcmp(s, "~") && strcmp(s, "no") && strcmp(s, "yes") &&
+               strcmp(s, "on") && strcmp(s, "off");
   if (plain) {
     char *end;
     (void)strtod(s, &end);
@@ -23,18 +26,8 @@ static void yaml_scalar(const char *s) {
     fputs(s, stdout);
     return;
   }
-  putchar('"');
-  for (const char *c = s; *c; c++) {
-    if (*c == '"' || *c == '\\')
-      printf("\\%c", *c);
-    else if (*c == '\n')
-      fputs("\\n", stdout);
-    else if (*c == '\t')
-      fputs("\\t", stdout);
-    else
-      putchar(*c);
-  }
-  putchar('"');
+  _cleanup_free_ char *quoted = berth_escape_controls(s, BERTH_ESCAPE_QUOTED);
+  printf("\"%s\"", quoted ? quoted : "(out of memory)");
 }
 
 static bool empty(const cJSON *j) {

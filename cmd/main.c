@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "berth/cleanup.h"
+#include "berth/manifest.h"
 #include "cmd.h"
 
 static const struct berth_cmd berth_cmd_help;
@@ -52,7 +53,9 @@ static int run_help(int argc, char **argv, const struct berth_globals *g) {
   }
   const struct berth_cmd *c = find(argv[1]);
   if (!c) {
-    fprintf(stderr, "berth help: no command named %s; 'berth help' lists them\n", argv[1]);
+    _cleanup_free_ char *shown = berth_escape_controls(argv[1], 0);
+    fprintf(stderr, "berth help: no command named %s; 'berth help' lists them\n",
+            shown ? shown : "?");
     return 2;
   }
   print_command_help(c);
@@ -102,7 +105,9 @@ int main(int argc, char **argv) {
   } else {
     const struct berth_cmd *c = find(rest[0]);
     if (!c) {
-      fprintf(stderr, "berth: unknown command '%s'; 'berth help' lists the commands\n", rest[0]);
+      _cleanup_free_ char *shown = berth_escape_controls(rest[0], 0);
+      fprintf(stderr, "berth: unknown command '%s'; 'berth help' lists the commands\n",
+              shown ? shown : "?");
       code = 2;
     } else if (wants_help(n, rest)) {
       print_command_help(c);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "berth/cleanup.h"
+#include "berth/manifest.h"
 #include "cmd.h"
 #include "flags.h"
 
@@ -47,7 +48,9 @@ void berth_globals_release(struct berth_globals *g) {
 
 int berth_report(berth_err *err, int exit_code) {
   _cleanup_free_ char *msg = berth_err_string(*err);
-  fprintf(stderr, "berth: %s\n", msg ? msg : "out of memory");
+  /* Messages quote the manifest and the engine: their controls as text. */
+  _cleanup_free_ char *shown = msg ? berth_escape_controls(msg, BERTH_ESCAPE_LINES) : NULL;
+  fprintf(stderr, "berth: %s\n", shown ? shown : "out of memory");
   berth_err_free(err);
   return exit_code;
 }

@@ -88,8 +88,16 @@ void berth_mux_line(struct berth_mux *m, const char *prefix, const char *color, 
   pthread_mutex_unlock(&m->mu);
 }
 
+/* cJSON escapes C0 controls in strings but writes DEL, C1 controls and
+ * bidirectional overrides as they are: as \u escapes, the document reads
+ * the same and a terminal shows it as text. */
+static char *json_text(const cJSON *doc, bool formatted) {
+  _cleanup_free_ char *s = !doc ? NULL : formatted ? cJSON_Print(doc) : cJSON_PrintUnformatted(doc);
+  return s ? berth_escape_controls(s, BERTH_ESCAPE_LINES | BERTH_ESCAPE_JSON) : NULL;
+}
+
 void berth_mux_json(struct berth_mux *m, const cJSON *doc) {
-  _cleanup_free_ char *s = doc ? cJSON_PrintUnformatted(doc) : NULL;
+  _cleanup_free_ char *s = json_text(doc, false);
   pthread_mutex_lock(&m->mu);
   if (s)
     puts(s);
@@ -181,6 +189,12 @@ static void line_for(const struct berth_progress *pr, const struct berth_progres
           l->detail);
 }
 
+/* src as text for a line of fixed size dst (see berth_escape_controls). */
+static void copy_shown(char *dst, size_t size, const char *src) {
+  _cleanup_free_ char *e = berth_escape_controls(src, 0);
+  snprintf(dst, size, "%s", e ? e : "(out of memory)");
+}
+
 /* The line of unit name, a new one if there is room. */
 static struct berth_progress_line *line_of(struct berth_progress *pr, const char *name) {
   for (size_t i = 0; i < pr->n; i++)
@@ -210,19 +224,21 @@ void berth_progress_event(const struct berth_engine_event *ev, void *ud) {
   struct berth_progress *pr = ud;
   if (pr->quiet || !ev->service)
     return;
-  char name[128];
+  char raw[128], name[128];
   if (ev->replica > 1)
-    snprintf(name, sizeof(name), "%s-%d", ev->service, ev->replica);
+    snprintf(raw, sizeof(raw), "%s-%d", ev->service, ev->replica);
   else
-    snprintf(name, sizeof(name), "%s", ev->service);
+    snprintf(raw, sizeof(raw), "%s", ev->service);
+  copy_shown(name, sizeof(name), raw);
   struct berth_progress_line *l = line_of(pr, name);
   if (!l)
     return;
   snprintf(l->word, sizeof(l->word), "%s", phase_word(ev->phase));
   l->color = phase_color(ev->phase);
   /* A failure's detail can hold a log excerpt: first line only here. */
-  snprintf(l->detail, sizeof(l->detail), "%s", ev->detail ? ev->detail : "");
-  l->detail[strcspn(l->detail, "\n")] = '\0';
+  const char *detail = ev->detail ? ev->detail : "";
+  _cleanup_free_ char *first = strndup(detail, strcspn(detail, "\n"));
+  copy_shown(l->detail, sizeof(l->detail), first ? first : "");
   if (pr->live)
     redraw(pr);
   else
@@ -291,10 +307,12 @@ void berth_progress_format(const struct berth_progress_item *it, char *buf, size
 void berth_progress_update(struct berth_progress *pr, const struct berth_progress_item *it) {
   if (pr->quiet)
     return;
-  struct berth_progress_line *l = line_of(pr, it->name);
+  char name[128];
+  copy_shown(name, sizeof(name), it->name);
+  struct berth_progress_line *l = line_of(pr, name);
   if (!l)
     return;
-  snprintf(l->word, sizeof(l->word), "%s", it->what);
+  copy_shown(l->word, sizeof(l->word), it->what);
   l->color = "\033[33m";
   berth_progress_amount(it, l->detail, sizeof(l->detail));
   if (pr->live) {
@@ -344,7 +362,7 @@ cJSON *berth_cmd_diags_json(const struct berth_diags *d) {
 }
 
 int berth_out_json(const cJSON *doc) {
-  _cleanup_free_ char *s = doc ? cJSON_Print(doc) : NULL;
+  _cleanup_free_ char *s = json_text(doc, true);
   if (!s) {
     fputs("berth: out of memory (building the JSON output)\n", stderr);
     return 1;

@@ -4,6 +4,8 @@
 #include <ctype.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +23,66 @@ void berth_diags_release(struct berth_diags *d) {
   *d = (struct berth_diags){0};
 }
 
+/* The code point of the UTF-8 sequence at s and its length, or -1 when s
+ * does not start a valid, shortest-form one. */
+static int32_t utf8_at(const unsigned char *s, size_t *len) {
+  int n = s[0] >= 0xf0 && s[0] < 0xf5 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
+  if (!n || s[0] >= 0xf5)
+    return -1;
+  int32_t cp = s[0] & (0x7f >> n);
+  for (int i = 1; i < n; i++) {
+    if ((s[i] & 0xc0) != 0x80)
+      return -1;
+    cp = cp << 6 | (s[i] & 0x3f);
+  }
+  static const int32_t least[] = {0, 0, 0x80, 0x800, 0x10000};
+  if (cp < least[n] || (cp >= 0xd800 && cp < 0xe000) || cp > 0x10ffff)
+    return -1;
+  *len = (size_t)n;
+  return cp;
+}
+
+/* Characters a terminal acts on or that reorder what it shows: C1
+ * controls, the line and paragraph separators, the bidirectional marks,
+ * embeddings, overrides and isolates ("Trojan Source"). */
+static bool hidden_code_point(int32_t cp) {
+  return (cp >= 0x80 && cp < 0xa0) || cp == 0x200e || cp == 0x200f ||
+         (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+char *berth_escape_controls(const char *text, unsigned flags) {
+  const unsigned char *s = (const unsigned char *)text;
+  size_t n = strlen(text);
+  /* The longest escape, "\u2066", is 6 bytes for at least 2 of input. */
+  char *out = malloc(n * 4 + 1), *o = out;
+  if (!out)
+    return NULL;
+  bool json = flags & BERTH_ESCAPE_JSON, lines = flags & BERTH_ESCAPE_LINES;
+  for (size_t i = 0; i < n;) {
+    unsigned char c = s[i];
+    size_t len = 1;
+    int32_t cp = c < 0x80 ? c : utf8_at(s + i, &len);
+    if ((c == '\n' || c == '\t') && lines) {
+      *o++ = (char)c;
+    } else if ((c == '\\' || c == '"') && (flags & BERTH_ESCAPE_QUOTED)) {
+      *o++ = '\\';
+      *o++ = (char)c;
+    } else if (c == '\n' || c == '\t' || c == '\r') {
+      o += sprintf(o, "\\%c", c == '\n' ? 'n' : c == '\t' ? 't' : 'r');
+    } else if (c < 0x20 || c == 0x7f || (cp >= 0 && hidden_code_point(cp))) {
+      o += sprintf(o, json || cp >= 0x80 ? "\\u%04x" : "\\x%02x", (unsigned)cp);
+    } else if (cp < 0 && !json) {
+      o += sprintf(o, "\\x%02x", c); /* not UTF-8: the byte, as text */
+    } else {
+      memcpy(o, s + i, len);
+      o += len;
+    }
+    i += len;
+  }
+  *o = '\0';
+  return out;
+}
+
 char *berth_diag_format(const struct berth_diag *d) {
   char *s = NULL, where[4200] = "";
   if (d->file && d->line)
@@ -30,7 +92,11 @@ char *berth_diag_format(const struct berth_diag *d) {
   if (asprintf(&s, "%s%s: %s%s%s", where, d->severity == BERTH_DIAG_ERROR ? "error" : "warning",
                d->path ? d->path : "", d->path ? ": " : "", d->message) < 0)
     return NULL;
-  return s;
+  /* Keys, values and file names come from the manifest: a diagnostic is
+   * one line of text, whatever they hold. */
+  char *line = berth_escape_controls(s, 0);
+  free(s);
+  return line;
 }
 
 void berth__diag(struct berth__reader *r, enum berth_severity sev, const struct berth_node *at,

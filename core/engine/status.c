@@ -7,6 +7,20 @@
 #include "cleanup.h"
 #include "engine-internal.h"
 
+/* The host of a published port's URL: the address the engine bound, so
+ * 0.0.0.0 and :: (every interface, open to the network) show as such; an
+ * IPv6 address in brackets. No address is taken as every interface. */
+static const char *url_host(const char *ip, char *buf, size_t size) {
+  if (!ip || !*ip)
+    return "0.0.0.0";
+  if (strspn(ip, "0123456789abcdefABCDEF.:") != strlen(ip))
+    return "(not an address)"; /* the engine's text is not printed */
+  if (!strchr(ip, ':'))
+    return ip;
+  snprintf(buf, size, "[%s]", ip);
+  return buf;
+}
+
 int berth__status(struct berth_docker *d, const char *project, const char *service,
                   struct berth_status *ret, berth_err *err) {
   char l1[300], l2[300];
@@ -77,8 +91,9 @@ int berth__status(struct berth_docker *d, const char *project, const char *servi
                            : k                          ? k->scheme
                            : privp == 443               ? "https"
                                                         : "http";
-      if (asprintf(&s->urls[s->n_urls], "%s://%s:%d", scheme,
-                   ip && *ip && strcmp(ip, "0.0.0.0") ? ip : "127.0.0.1", pub->valueint) < 0)
+      char host[80];
+      if (asprintf(&s->urls[s->n_urls], "%s://%s:%d", scheme, url_host(ip, host, sizeof(host)),
+                   pub->valueint) < 0)
         return berth_err_set(err, BERTH_E_NOMEM, "out of memory");
       s->n_urls++;
     }

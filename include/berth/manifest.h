@@ -26,8 +26,22 @@ struct berth_diags {
 };
 
 void berth_diags_release(struct berth_diags *d);
-/* "file:line:col: error: path: message" */
+/* "file:line:col: error: path: message", one line: control characters
+ * of the manifest escaped as berth_escape_controls(…, 0) does. */
 char *berth_diag_format(const struct berth_diag *d);
+
+enum berth_escape_flags {
+  BERTH_ESCAPE_LINES = 1 << 0,  /* keep newlines and tabs as they are */
+  BERTH_ESCAPE_QUOTED = 1 << 1, /* also \\ and \" (a double-quoted YAML scalar) */
+  BERTH_ESCAPE_JSON = 1 << 2,   /* \u00XX only; bytes that are not UTF-8 stay */
+};
+
+/* text with every character a terminal would act on shown as text: C0
+ * controls and DEL as \xNN (\n, \t, \r by name), C1 controls, line
+ * separators and bidirectional overrides as \uNNNN, bytes that are not
+ * UTF-8 as \xNN. The escapes read back in a double-quoted YAML scalar.
+ * NULL out of memory. */
+char *berth_escape_controls(const char *text, unsigned flags);
 
 struct berth_load_opts {
   const char *const *files; /* -f, in order; NULL/0: look in dir */

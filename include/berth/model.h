@@ -248,6 +248,12 @@ struct berth_project {
 #include "berth/err.h"
 
 struct berth_project *berth_project_free(struct berth_project *p);
+/* value as berth shows it without --show-secrets (docs/config-json.md,
+ * "Secrets"): "***" when name (may be NULL) is a secret name; otherwise
+ * URL credentials, the VALUE of NAME=VALUE words with a secret NAME and
+ * the word after a secret flag (--requirepass pw) masked. The one rule of
+ * every output; NULL when value is NULL or out of memory. */
+char *berth_mask_secrets(const char *name, const char *value);
 /* The normalized model as the stable JSON of `berth config --json`
  * (docs/config-json.md). Secrets (passwords, secret-looking environment
  * values, credentials in URLs) are "***" unless show_secrets. */

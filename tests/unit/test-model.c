@@ -784,7 +784,7 @@ static void test_url_passwords(void **state) {
       {"primary=postgres://u:pw@a/x replica=postgres://v:pw2@b/x",
        "primary=postgres://u:***@a/x replica=postgres://v:***@b/x"},
       /* nothing to hide */
-      {"https://user@example.com/", "https://user@example.com/"},
+      {"https://user@example.com/", "https://***@example.com/"}, /* where tokens go */
       {"https://u:@example.com/", "https://u:@example.com/"},
       {"https://example.com/a@b:c", "https://example.com/a@b:c"},
       {"http://example.com:8080/x", "http://example.com:8080/x"},

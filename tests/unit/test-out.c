@@ -1,5 +1,6 @@
 /* cmd/flags.c and cmd/out.c: the flag parser, the log mux's line
- * splitter, and the progress formatting. */
+ * splitter, the progress formatting, and what reaches the terminal:
+ * control characters escaped, secrets masked by one rule. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -8,9 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
+#include "berth/manifest.h"
+#include "berth/model.h"
 #include "berth/strv.h"
 #include "fixture.h"
 #include "flags.h"
@@ -340,6 +344,144 @@ static void test_progress_format(void **state) {
   assert_string_equal(b, "db  loading 1200/40000 rows  3000 rows/s  ETA 13s");
 }
 
+/* ---- what reaches the terminal ---- */
+
+static void assert_escaped(const char *in, unsigned flags, const char *want) {
+  char *got = berth_escape_controls(in, flags);
+  assert_non_null(got);
+  assert_string_equal(got, want);
+  free(got);
+}
+
+static void test_escape_controls(void **state) {
+  (void)state;
+  /* A title change, a screen clear, a bell: shown, not done. */
+  assert_escaped("x\x1b]0;pwned\x07y", 0, "x\\x1b]0;pwned\\x07y");
+  assert_escaped("\x1b[2J\x1b[H", 0, "\\x1b[2J\\x1b[H");
+  assert_escaped("a\x7f\x01\x1f", 0, "a\\x7f\\x01\\x1f");
+  assert_escaped("a\nb\tc\rd", 0, "a\\nb\\tc\\rd");
+  assert_escaped("a\nb\tc\rd", BERTH_ESCAPE_LINES, "a\nb\tc\\rd");
+  /* C1 CSI (U+009B) and a right-to-left override in UTF-8; a lone
+   * continuation byte, which is not UTF-8. */
+  assert_escaped("a\xc2\x9b"
+                 "2Jb",
+                 0, "a\\u009b2Jb");
+  assert_escaped("x\xe2\x80\xaey", 0, "x\\u202ey");
+  assert_escaped("\x9b", 0, "\\x9b");
+  assert_escaped("\xc0\xaf", 0, "\\xc0\\xaf"); /* overlong '/' */
+  /* Text stays text: UTF-8 letters, backslashes, quotes. */
+  assert_escaped("café ✓ \\ \"", 0, "café ✓ \\ \"");
+  assert_escaped("a\\b\"\x1b", BERTH_ESCAPE_QUOTED, "a\\\\b\\\"\\x1b");
+  /* In JSON: \u escapes only, the layout kept. */
+  assert_escaped("{\n\t\"a\":\t\"\x7f\xc2\x85\"\n}", BERTH_ESCAPE_LINES | BERTH_ESCAPE_JSON,
+                 "{\n\t\"a\":\t\"\\u007f\\u0085\"\n}");
+  assert_escaped("", 0, "");
+}
+
+static void test_diag_is_one_line(void **state) {
+  (void)state;
+  struct berth_diag d = {.severity = BERTH_DIAG_ERROR,
+                         .file = "/p/berth\x1b[2J.yaml",
+                         .line = 3,
+                         .col = 5,
+                         .path = "services.a\x1b]0;t\x07",
+                         .message = "unknown key \"x\ny\""};
+  char *s = berth_diag_format(&d);
+  assert_non_null(s);
+  assert_string_equal(s, "/p/berth\\x1b[2J.yaml:3:5: error: services.a\\x1b]0;t\\x07: unknown key "
+                         "\"x\\ny\"");
+  free(s);
+}
+
+/* What fn prints on fd (1 or 2), read back from a temporary file. */
+static char *captured(int fd, void (*fn)(void *), void *ud) {
+  FILE *f = tmpfile();
+  assert_non_null(f);
+  fflush(fd == 1 ? stdout : stderr);
+  int saved = dup(fd);
+  dup2(fileno(f), fd);
+  fn(ud);
+  fflush(fd == 1 ? stdout : stderr);
+  dup2(saved, fd);
+  close(saved);
+  long n = ftell(f);
+  char *s = calloc(1, (size_t)n + 1);
+  assert_non_null(s);
+  rewind(f);
+  assert_int_equal(fread(s, 1, (size_t)n, f), (size_t)n);
+  fclose(f);
+  return s;
+}
+
+static void print_json(void *ud) {
+  berth_out_json(ud);
+}
+
+static void print_event(void *ud) {
+  struct berth_globals g = {0};
+  struct berth_progress pr;
+  berth_progress_init(&pr, &g);
+  berth_progress_event(ud, &pr);
+}
+
+static void test_json_and_progress_escaped(void **state) {
+  (void)state;
+  cJSON *o = cJSON_CreateObject();
+  assert_non_null(cJSON_AddStringToObject(o, "image", "x\x1b]0;t\x07\x7f\xc2\x9b"));
+  char *s = captured(1, print_json, o);
+  assert_string_equal(s, "{\n\t\"image\":\t\"x\\u001b]0;t\\u0007\\u007f\\u009b\"\n}\n");
+  cJSON *back = cJSON_Parse(s);
+  assert_string_equal(cJSON_GetObjectItem(back, "image")->valuestring, "x\x1b]0;t\x07\x7f\xc2\x9b");
+  cJSON_Delete(back);
+  cJSON_Delete(o);
+  free(s);
+  struct berth_engine_event ev = {.service = "api\x1b[2J",
+                                  .replica = 1,
+                                  .phase = BERTH_PHASE_FAILED,
+                                  .detail = "exited \x1b]0;x\x07\nlog line 2"};
+  s = captured(2, print_event, &ev);
+  assert_null(strchr(s, '\x1b'));
+  assert_non_null(strstr(s, "api\\x1b[2J"));
+  assert_non_null(strstr(s, "exited \\x1b]0;x\\x07\n"));
+  assert_null(strstr(s, "log line 2"));
+  free(s);
+}
+
+/* ---- secrets: one rule for every value ---- */
+
+static void assert_masked(const char *name, const char *value, const char *want) {
+  char *got = berth_mask_secrets(name, value);
+  assert_non_null(got);
+  assert_string_equal(got, want);
+  free(got);
+}
+
+static void test_mask_secrets(void **state) {
+  (void)state;
+  assert_masked("DB_PASSWORD", "pw", "***");
+  assert_masked("com.example.api-token", "t", "***");
+  assert_masked("HOST", "db", "db");
+  assert_masked(NULL, "postgres://u:pw@h/db", "postgres://u:***@h/db");
+  assert_masked(NULL, "https://ghp_abc@github.com/o/r.git", "https://***@github.com/o/r.git");
+  assert_masked(NULL, "https://u:@h/", "https://u:@h/");
+  assert_masked(NULL, "redis-server --requirepass pw --port 6379",
+                "redis-server --requirepass *** --port 6379");
+  assert_masked(NULL, "--masterauth 'a b' --token=t --password=\"x y\" -v",
+                "--masterauth '***' --token=*** --password=\"***\" -v");
+  assert_masked(NULL, "PGPASSWORD=pw psql", "PGPASSWORD=*** psql");
+  assert_masked(NULL, "jdbc:postgresql://db/app?user=app&password=pw",
+                "jdbc:postgresql://db/app?user=app&password=***");
+  /* A reference is where the secret comes from, not the secret. */
+  assert_masked(NULL, "--password=\"$(cat /run/secrets/pw)\"",
+                "--password=\"$(cat /run/secrets/pw)\"");
+  assert_masked(NULL, "--password $DB_PASSWORD", "--password $DB_PASSWORD");
+  /* Not secrets: a flag followed by a flag, a file's path, plain words. */
+  assert_masked(NULL, "--no-auth --port 80 BYPASS=1 PASSENGER_COUNT=4",
+                "--no-auth --port 80 BYPASS=1 PASSENGER_COUNT=4");
+  assert_masked("PASSWORD_FILE", "/run/secrets/pw", "/run/secrets/pw");
+  assert_null(berth_mask_secrets("X", NULL));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_long_forms),       cmocka_unit_test(test_short_forms),
@@ -348,7 +490,9 @@ int main(void) {
       cmocka_unit_test(test_errors),           cmocka_unit_test(test_abbreviations),
       cmocka_unit_test(test_no_flags),         cmocka_unit_test(test_lines_partial_and_crlf),
       cmocka_unit_test(test_lines_long),       cmocka_unit_test(test_sizes_and_eta),
-      cmocka_unit_test(test_progress_format),
+      cmocka_unit_test(test_progress_format),  cmocka_unit_test(test_escape_controls),
+      cmocka_unit_test(test_diag_is_one_line), cmocka_unit_test(test_json_and_progress_escaped),
+      cmocka_unit_test(test_mask_secrets),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
