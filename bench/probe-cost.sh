@@ -6,7 +6,8 @@
 # where RabbitMQ itself boots. Variants, interleaved round by round (the
 # order rotates), each sample a cold start (fresh container and volume):
 #
-#   base      docker run, no healthcheck: the service's own boot
+#   base      docker run, no healthcheck: the service's own boot (on a
+#             network of its own, as the tools' containers are)
 #   new30     berth up (BERTH, build/berth), interval 30s: berth runs the check
 #   new30u    the same, the check written so berth does not recognise it
 #             (rabbitmq-diag''nostics in a shell): berth's paced exec alone
@@ -80,7 +81,7 @@ remove() { # VARIANT: its container, volume and network, whatever made them
   local v=$1 p
   p=$(project "$v")
   case $v in
-    base) ;;
+    base) docker rm -fv "$(container base)" >/dev/null 2>&1; docker network rm probecost-base >/dev/null 2>&1 || true ;;
     compose*) $(tool "$v") down -v -t 2 >>"$log" 2>&1 || true ;;
     *) BERTH_STATE_DIR=$work/state-${v:0:3} $(tool "$v") down --volumes >>"$log" 2>&1 || true ;;
   esac
@@ -198,6 +199,9 @@ def cpu(cid):
             return int(t) / 1e9
         return int(t.split("usage_usec ")[1].split()[0]) / 1e6
     return None
+def host_busy():  # seconds of CPU the whole machine spent busy, all cores
+    f = [int(x) for x in open("/proc/stat").readline().split()[1:]]
+    return (sum(f[:8]) - f[3] - f[4]) / os.sysconf("SC_CLK_TCK")
 def started_at(s):  # 2026-12-02T13:20:01.123456789Z, UTC
     base, frac = s.rstrip("Z").split(".") if "." in s else (s.rstrip("Z"), "0")
     return calendar.timegm(time.strptime(base, "%Y-%m-%dT%H:%M:%S")) + float("0." + frac)
@@ -215,6 +219,7 @@ while time.time() < end and not ip:
             ips = [n["IPAddress"] for n in nets.values() if n.get("IPAddress")]
             if j["State"]["Running"] and ips:
                 ip, cid, out["started"] = ips[0], j["Id"], started_at(j["State"]["StartedAt"])
+                out["busy_seen"], out["cpu_seen"] = host_busy(), cpu(cid)
     except (OSError, http.client.HTTPException):
         api = U("docker")
     if not ip:
@@ -227,7 +232,7 @@ while ip and time.time() < end and "amqp" not in out:
             s.sendall(b"AMQP\x00\x00\x09\x01")
             s.settimeout(2)
             if s.recv(1)[:1] == b"\x01":  # a method frame: connection.start
-                out["amqp"], out["cpu_amqp"] = time.time(), cpu(cid)
+                out["amqp"], out["cpu_amqp"], out["busy_amqp"] = time.time(), cpu(cid), host_busy()
                 open(os.path.join(d, "ready"), "w").close()
                 break
     except OSError:
@@ -259,7 +264,9 @@ sample() {
   t0=$(now)
   case $v in
     base)
-      docker run -d --name "$(container base)" -v probecost-base:/var/lib/rabbitmq "$image" >>"$log" 2>&1 || rc=$?
+      docker network create probecost-base >>"$log" 2>&1 || rc=$?
+      docker run -d --name "$(container base)" --network probecost-base --network-alias mq \
+        -v probecost-base:/var/lib/rabbitmq "$image" >>"$log" 2>&1 || rc=$?
       until_file "$d/ready" 150 || rc=124
       ;;
     compose*)
@@ -299,7 +306,10 @@ s = {"variant": v, "round": int(r), "rc": int(rc),
      "exec_times_after_start_s": [round(t - st, 3) for t in ex] if st else [],
      "cpu_at_amqp_s": o.get("cpu_amqp"),
      "cpu_at_ret_s": int(cpu_ret) / 1e9 if cpu_ret else None,
-     "amqp_probes": o.get("probes")}
+     "amqp_probes": o.get("probes"),
+     # the rest of the machine, from the container seen running to AMQP-ready
+     "other_cpu_s": (o["busy_amqp"] - o["busy_seen"]) - (o["cpu_amqp"] - o["cpu_seen"])
+                    if "busy_amqp" in o and o.get("cpu_seen") is not None else None}
 print(json.dumps(s))
 PY
   say "$v round $r: $(tail -n 1 "$samples")"
@@ -346,12 +356,19 @@ for v, name in names.items():
     fails = sum(1 for s in S if s["variant"] == v and s["rc"] != 0)
     rows.append(f"| {name} | {med(v, 'amqp_after_start_s')} s ({rng(v, 'amqp_after_start_s')}) "
                 f"| {med(v, 'ret_after_start_s')} s | {med(v, 'execs_at_ready', '{:.0f}')} "
-                f"| {med(v, 'cpu_at_amqp_s')} s | {med(v, 'cpu_at_ret_s')} s | {fails} |")
+                f"| {med(v, 'cpu_at_amqp_s')} s | {med(v, 'cpu_at_ret_s')} s | {med(v, 'other_cpu_s')} s | {fails} |")
 def m(v, k):
     xs = [s[k] for s in S if s["variant"] == v and s[k] is not None]
     return st.median(xs) if xs else None
-deltas = [f"{v} {m(v, 'amqp_after_start_s') - m('base', 'amqp_after_start_s'):+.2f} s"
-          for v in names if v != "base" and m(v, "amqp_after_start_s") is not None and m("base", "amqp_after_start_s") is not None]
+def paired(v):  # the median, over rounds, of (v - base) in the same round
+    b = {s["round"]: s["amqp_after_start_s"] for s in S if s["variant"] == "base"}
+    d = [s["amqp_after_start_s"] - b[s["round"]] for s in S if s["variant"] == v
+         and s["amqp_after_start_s"] is not None and b.get(s["round"]) is not None]
+    return st.median(d) if d else None
+deltas = [f"{v} {m(v, 'amqp_after_start_s') - m('base', 'amqp_after_start_s'):+.2f} s "
+          f"(paired by round: {paired(v):+.2f} s)"
+          for v in names if v != "base" and m(v, "amqp_after_start_s") is not None
+          and m("base", "amqp_after_start_s") is not None and paired(v) is not None]
 engine = sh("docker version -f '{{.Server.Version}}'")
 machine = (f"{sh('nproc')} CPUs, Docker Engine {engine}, "
            f"docker-compose {sh('docker-compose version --short 2>/dev/null') or '-'}")
@@ -361,18 +378,22 @@ Medians of {rounds} cold runs per variant (range of AMQP-ready in brackets),
 variants interleaved round by round. Table in bench/results/probe-cost.md is
 rewritten by each run; the method is in bench/probe-cost.sh's header.
 
-| variant | AMQP answers, after start | up returns (compose: healthy), after start | execs run until then | container CPU at AMQP-ready | container CPU when up returns | failed runs |
-| --- | --- | --- | --- | --- | --- | --- |
+| variant | AMQP answers, after start | up returns (compose: healthy), after start | execs run until then | container CPU at AMQP-ready | container CPU when up returns | rest of the machine's CPU until AMQP-ready | failed runs |
+| --- | --- | --- | --- | --- | --- | --- | --- |
 {chr(10).join(rows)}
 
-AMQP-ready against (a), difference of medians: {"; ".join(deltas) or "-"}.
+AMQP-ready against (a), the difference of medians (and the median of each
+round's difference): {"; ".join(deltas) or "-"}.
 
 "After start" is after the container's State.StartedAt. AMQP-ready: the first
 AMQP protocol header answered by connection.start, probed from the host every
 50 ms. Execs: exec_create events in the container (berth's and the engine's
 healthchecks) until up returned (compose: until health_status healthy;
 docker run: until AMQP answered). CPU: the container's cgroup, every exec
-included. berth's recognition: {kinds}
+included. The rest of the machine: every CPU second spent outside the
+container (berth, dockerd, the prober, anything else) from the container
+seen running to AMQP-ready; large values mean a noisy sample.
+berth's recognition: {kinds}
 Machine: {machine}; {started} to {finished}. Reproduce: `bench/probe-cost.sh {rounds}`.
 Raw samples: probe-cost.json.
 """
