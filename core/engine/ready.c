@@ -8,9 +8,11 @@
  * - A healthcheck the engine runs often enough (plan.c: ENGINE_PACE_MS)
  *   is never run again by berth: the health_status event says when it
  *   passed. Any other exec check berth runs itself, one at a time, soon
- *   at first and then backing off towards its interval, and never more
- *   than a third of the time (a BEAM-sized check does not starve the
- *   server it checks).
+ *   at first and then backing off towards its interval (at most 1 s
+ *   apart), and resting at least half as long as its last run took, so a
+ *   BEAM-sized check keeps to two thirds of one core (bench/probe-cost.sh:
+ *   on two cores even back-to-back runs did not delay RabbitMQ's boot,
+ *   while a longer rest made the passing run land seconds late).
  * - Without any probe, running counts once the container has stayed up
  *   SETTLE_MS, so a service that crashes at start fails `up`.
  * - An unchanged running container is ready without running anything
@@ -29,7 +31,7 @@
 #include "engine-internal.h"
 
 #define PROBE_INTERVAL_MS 100
-#define EXEC_BACKOFF_MAX_MS 2000
+#define EXEC_BACKOFF_MAX_MS 1000
 #define SETTLE_MS 1000
 #define LOG_TAIL 20
 
@@ -179,7 +181,7 @@ static int check_step(struct berth__engine *e, struct berth_docker *d, struct be
       }
       if (run_check(d, u, w->why, sizeof(w->why)) > 0)
         return 1;
-      int64_t took = berth_now_ms() - now, gap = w->backoff > 2 * took ? w->backoff : 2 * took;
+      int64_t took = berth_now_ms() - now, gap = w->backoff > took / 2 ? w->backoff : took / 2;
       w->next_exec = berth_now_ms() + gap;
       int64_t cap =
           u->exec_interval_ms < EXEC_BACKOFF_MAX_MS ? u->exec_interval_ms : EXEC_BACKOFF_MAX_MS;
