@@ -15,6 +15,28 @@ static bool volume_declared(const struct berth_node *root, const char *name) {
   return berth_node_index(berth_node_get(root, "volumes"), name) >= 0;
 }
 
+/* A bind mount that hands the container more than the project: a
+ * warning, since the manifest may be a stranger's (docs/security.md). */
+static void warn_bind(struct berth__reader *r, const struct berth_node *n, const char *path,
+                      const char *src, bool ro) {
+  const char *base = strrchr(src, '/');
+  base = base ? base + 1 : src;
+  size_t dl = r->dir ? strlen(r->dir) : 0;
+  bool inside = dl && !strncmp(src, r->dir, dl) && (src[dl] == '/' || src[dl] == '\0');
+  if (!strcmp(base, "docker.sock") || !strcmp(base, "podman.sock"))
+    berth__warn(r, n, path,
+                "bind-mounts the engine's socket %s: the container can run anything on the host "
+                "through it",
+                src);
+  else if (!strcmp(src, "/"))
+    berth__warn(r, n, path,
+                "bind-mounts the host's root directory: the container can %s every file",
+                ro ? "read" : "read and change");
+  else if (!inside)
+    berth__warn(r, n, path, "bind-mounts %s, outside the project: the container can %s it", src,
+                ro ? "read" : "read and change");
+}
+
 static void add_mount(struct berth__reader *r, struct berth_service *s,
                       const struct berth_node *root, const struct berth_node *n, const char *path,
                       enum berth_mount_type type, const char *source, const char *target, bool ro,
@@ -43,6 +65,8 @@ static void add_mount(struct berth__reader *r, struct berth_service *s,
         type == BERTH_MOUNT_T_BIND ? berth__abspath(r->dir, source) : berth__strdup(r, source);
   if (source && *source && !m->source)
     r->oom = true;
+  if (type == BERTH_MOUNT_T_BIND && m->source)
+    warn_bind(r, n, path, m->source, ro);
 }
 
 /* "TARGET", "/data:ro", "SOURCE:TARGET[:OPTIONS]": a path source is a

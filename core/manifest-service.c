@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cleanup.h"
 #include "manifest-internal.h"
@@ -260,9 +261,22 @@ static void read_extra_hosts(struct berth__reader *r, void *obj, const struct be
   free(hosts.v);
 }
 
+/* Capabilities that give the container the host's kernel: warned about,
+ * as a stranger's manifest may ask for them (docs/security.md). */
 static void read_cap_add(struct berth__reader *r, void *obj, const struct berth_node *v,
                          const char *path) {
-  berth__read_strv(r, v, path, &svc_of(obj)->cap_add, false, false);
+  static const char *const strong[] = {"ALL",       "SYS_ADMIN",       "SYS_MODULE", "SYS_PTRACE",
+                                       "SYS_RAWIO", "DAC_READ_SEARCH", NULL};
+  struct berth_strv *caps = &svc_of(obj)->cap_add;
+  berth__read_strv(r, v, path, caps, false, false);
+  char q[BERTH__PATH_MAX];
+  for (size_t i = 0; v && v->type == BERTH_NODE_SEQ && i < caps->n && i < v->n; i++) {
+    const char *c = strncasecmp(caps->v[i], "CAP_", 4) ? caps->v[i] : caps->v[i] + 4;
+    for (const char *const *k = strong; *k; k++)
+      if (!strcasecmp(c, *k))
+        berth__warn(r, v->items[i], berth__pathf(q, "%s[%zu]", path, i),
+                    "cap_add %s gives the container power over the host's kernel", caps->v[i]);
+  }
 }
 
 static void read_cap_drop(struct berth__reader *r, void *obj, const struct berth_node *v,

@@ -8,7 +8,7 @@ BERTH_PACKAGES=(
   build-essential cmake pkg-config git curl ca-certificates
   libcurl4-openssl-dev libyaml-dev libuv1-dev libcjson-dev libsqlite3-dev libarchive-dev
   libcmocka-dev clang clang-format libclang-rt-14-dev
-  docker.io debootstrap docker-registry
+  docker.io debootstrap docker-registry strace
 )
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }

@@ -181,9 +181,40 @@ static void test_up_entry_without_id(void **state) {
   berth_project_free(p);
 }
 
+static void test_ps_urls_show_the_bound_address(void **state) {
+  /* 0.0.0.0 and :: are open to the network: ps says so, as it says
+   * 127.0.0.1; what is no address is not printed. */
+  static const struct fake_route routes[] = {
+      FAKE_PING,
+      {.method = "GET",
+       .prefix = "/containers/json",
+       .body = "[{\"Id\":\"4f3c\",\"Names\":[\"/demo-api-1\"],\"State\":\"running\"," LABELS
+               ",\"Ports\":[{\"IP\":\"0.0.0.0\",\"PrivatePort\":80,\"PublicPort\":3000,"
+               "\"Type\":\"tcp\"},{\"IP\":\"::\",\"PrivatePort\":80,\"PublicPort\":3000,"
+               "\"Type\":\"tcp\"},{\"IP\":\"127.0.0.1\",\"PrivatePort\":81,\"PublicPort\":3001,"
+               "\"Type\":\"tcp\"},{\"IP\":\"\\u001b]0;x\\u0007\",\"PrivatePort\":82,"
+               "\"PublicPort\":3002,\"Type\":\"tcp\"}]}]"},
+      {0}};
+  static struct fake_engine f;
+  serve(&f, routes);
+  struct berth_status st = {0};
+  berth_err err = NULL;
+  int r = berth_engine_ps("demo", &st, &err);
+  stop(&f);
+  assert_int_equal(r, 0);
+  assert_int_equal(st.n, 1);
+  assert_int_equal(st.v[0].n_urls, 4);
+  assert_string_equal(st.v[0].urls[0], "http://0.0.0.0:3000");
+  assert_string_equal(st.v[0].urls[1], "http://[::]:3000");
+  assert_string_equal(st.v[0].urls[2], "http://127.0.0.1:3001");
+  assert_string_equal(st.v[0].urls[3], "http://(not an address):3002");
+  berth_status_release(&st);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_teardown(test_ps_entry_without_id, fake_engine_teardown),
+      cmocka_unit_test_teardown(test_ps_urls_show_the_bound_address, fake_engine_teardown),
       cmocka_unit_test_teardown(test_ps_entry_with_nothing, fake_engine_teardown),
       cmocka_unit_test_teardown(test_ps_entry_without_names_or_state, fake_engine_teardown),
       cmocka_unit_test_teardown(test_list_that_is_no_list, fake_engine_teardown),
