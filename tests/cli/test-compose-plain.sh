@@ -84,7 +84,10 @@ EOF
 
 worker_id() { docker ps -aq --filter "label=berth.project=$PROJECT" --filter "label=berth.service=worker"; }
 worker_state() { docker inspect -f '{{.State.Status}} restarts={{.RestartCount}} exit={{.State.ExitCode}} finished={{.State.FinishedAt}}' "$(worker_id)"; }
-worker_reported() { docker logs "$(worker_id)" 2>&1 | grep -Eq '^(CONNECTED|FAILED)'; }
+# The log is read whole before grep: under pipefail, grep -q leaving early
+# would fail the pipeline by SIGPIPE to docker logs.
+worker_log() { docker logs "$(worker_id)" 2>&1 || true; }
+worker_reported() { grep -Eq '^(CONNECTED|FAILED)' <<<"$(worker_log)"; }
 
 # --- plain: N cold ups, the worker never exits --------------------------------
 plain() {
@@ -110,7 +113,7 @@ plain() {
     st=$(worker_state)
     log=$(docker logs "$(worker_id)" 2>&1 | tail -n 3 | tr '\n' ' ')
     if [ "$up_rc" = 0 ] && [[ $st == "running restarts=0 exit=0 finished=0001-01-01T00:00:00Z" ]] &&
-      grep -q '^CONNECTED to postgres as postgres, redis and rabbitmq$' <<<"$(docker logs "$(worker_id)" 2>&1)"; then
+      grep -q '^CONNECTED to postgres as postgres, redis and rabbitmq$' <<<"$(worker_log)"; then
       note "run $i: ok, up in $took s"
     else
       note "run $i: FAILED: up exited $up_rc in $took s; worker: $st; its log: $log"
@@ -137,9 +140,9 @@ started() {
   cache=$(docker ps -aq --filter "label=berth.project=$PROJECT" --filter "label=berth.service=cache")
   # Redis answers only after its 5 s sleep: wait for its line.
   poll 60 "started: Redis accepts connections" \
-    sh -c "docker logs '$cache' 2>&1 | grep -q 'Ready to accept connections'"
+    sh -c "docker logs '$cache' 2>&1 | grep 'Ready to accept connections' >/dev/null"
   t_worker=$(docker inspect -f '{{.State.StartedAt}}' "$(worker_id)")
-  t_ready=$(docker logs -t "$cache" 2>&1 | grep -m1 'Ready to accept connections' | cut -d' ' -f1)
+  t_ready=$(docker logs -t "$cache" 2>&1 | grep 'Ready to accept connections' | head -n 1 | cut -d' ' -f1 || true)
   note "started: worker started at $t_worker, Redis ready at $t_ready"
   python3 - "$t_worker" "$t_ready" <<'EOF' || fail "started: the worker started only once Redis answered ($t_worker >= $t_ready): berth waited"
 import datetime, re, sys
@@ -151,8 +154,8 @@ sys.exit(0 if t(sys.argv[1]) < t(sys.argv[2]) else 1)
 EOF
   # The worker made its one attempt then, so a dependency refused it.
   poll 30 "started: the worker reports its connection" worker_reported
-  docker logs "$(worker_id)" 2>&1 | grep -q '^FAILED' ||
-    fail "started: the worker connected though Redis was not listening: $(docker logs "$(worker_id)" 2>&1)"
+  grep -q '^FAILED' <<<"$(worker_log)" ||
+    fail "started: the worker connected though a dependency was not listening: $(worker_log)"
   note_anonymous_volumes
   capture b down --volumes
   [ "$RC" = 0 ] || fail "down --volumes exited $RC"
@@ -226,7 +229,7 @@ EOF
   [ -n "$seed" ] || fail "job: no container for seed"
   poll 30 "job: seed exits" sh -c "[ \"\$(docker inspect -f '{{.State.Status}}' $seed)\" = exited ]"
   [ "$(docker inspect -f '{{.State.ExitCode}}' "$seed")" = 0 ] || fail "job: seed exited non-zero"
-  docker logs "$seed" 2>&1 | grep -q seeded || fail "job: seed did not run"
+  grep -q seeded <<<"$(docker logs "$seed" 2>&1)" || fail "job: seed did not run"
   capture b down --volumes
   [ "$RC" = 0 ] || fail "down --volumes exited $RC"
   assert_nothing_left "job: down --volumes"

@@ -74,9 +74,11 @@ n_calls() { grep -vc '^#' "$CALLS" || true; }
 # calls_after N: the requests after the first N lines of the log
 calls_after() { tail -n "+$(($1 + 1))" "$CALLS"; }
 # inspected_after N ID: an inspect of ID (GET /containers/ID/json) after line N
-inspected_after() { calls_after "$1" | grep -q "^GET /v[0-9.]*/containers/$2/json"; }
+# (read whole before grep: under pipefail, grep -q leaving early would fail
+# the pipeline by SIGPIPE, and a negated one would pass)
+inspected_after() { grep -q "^GET /v[0-9.]*/containers/$2/json" <<<"$(calls_after "$1")"; }
 # events_after N: the events stream was opened (forwarded) after line N
-events_after() { calls_after "$1" | grep -q '^GET /v[0-9.]*/events'; }
+events_after() { grep -q '^GET /v[0-9.]*/events' <<<"$(calls_after "$1")"; }
 lines() { wc -l <"$CALLS"; }
 
 # ---- watch -----------------------------------------------------------------
@@ -125,7 +127,7 @@ quiet_saves() {
   local what=$1 n=$2 c0 i
   c0=$(lines)
   for i in $(seq "$n"); do save "quiet-$i.txt" "$what $i $RANDOM"; done
-  ! calls_after "$c0" | grep -qv '^#' ||
+  ! grep -qv -e '^#' -e '^$' <<<"$(calls_after "$c0")" ||
     fail "$what: saves asked the engine: $(calls_after "$c0" | grep -v '^#' | tr '\n' ';')"
   alive
 }
