@@ -188,6 +188,77 @@ def _(d):
           "  keep:\n    image: img\n")
 
 
+
+# The checks after reading (core/manifest-check.c) compared services
+# pairwise or scanned a list per dependency; these keep them linear.
+@case("ports-deps-50000", [], code=0, sanitized=False)
+def _(d):
+    # Accepted: 50,000 services, each publishing its own host port and
+    # depending on the one before (the duplicate-port check was pairwise:
+    # 19.7 s).
+    write(d, "compose.yaml", "services:\n" +
+          "".join(f"  s{i}:\n    image: img\n    ports: ['{10000 + i}:80']\n" +
+                  (f"    depends_on: [s{i - 1}]\n" if i else "")
+                  for i in range(50000)))
+
+
+@case("same-port-50000",
+      ["compose.yaml:7:", "services.s1.ports[0]: host port 127.0.0.1:8080/tcp is also published "
+       "by services.s0 (line 4)", "berth: 49999 errors in the manifest"], sanitized=False)
+def _(d):
+    # Refused: 50,000 services on one host port, one error each (not one
+    # per pair: 1.25 billion).
+    write(d, "compose.yaml", "services:\n" +
+          "".join(f"  s{i}:\n    image: img\n    ports: ['8080:80']\n" for i in range(50000)))
+
+
+@case("profiles-dropped-25000", [], code=0, sanitized=False)
+def _(d):
+    # Accepted: 25,000 services left out by their profile, each an
+    # optional dependency of an active one (the dropped list was scanned
+    # per dependency: 5.3 s).
+    write(d, "compose.yaml", "services:\n" +
+          "".join(f"  d{i}:\n    image: img\n    profiles: [off]\n"
+                  f"  s{i}:\n    image: img\n    depends_on:\n"
+                  f"      d{i}: {{condition: service_started, required: false}}\n"
+                  for i in range(25000)))
+
+
+@case("profiles-25000-none-selected",
+      ["the profile \"nosuch\" selects no service; profiles in use are those listed under the "
+       "services' profiles: p0, p1, p2, p3, p4, p5, p6, p7, p8, p9, p10, p11, p12, p13, p14, "
+       "p15, p16, p17, p18, p19 and 24980 more", "berth: 1 error in the manifest"],
+      args="config -q --profile nosuch", sanitized=False)
+def _(d):
+    # Refused: a profile no service has, among 25,000 distinct ones (the
+    # list of those in use was deduplicated pairwise: 4 s, then out of
+    # memory past 64 KiB of names).
+    write(d, "compose.yaml", "services:\n  main:\n    image: img\n" +
+          "".join(f"  s{i}:\n    image: img\n    profiles: [p{i}]\n" for i in range(25000)))
+
+
+@case("cycles-167-in-50000",
+      ["services.s1.depends_on: dependency cycle: s0 -> s1 -> s0",
+       "services.s49801.depends_on: dependency cycle: s49800 -> s49801 -> s49800",
+       "berth: 167 errors in the manifest"], sanitized=False)
+def _(d):
+    # Refused: 167 two-service cycles among 50,000 services (the graph
+    # was rebuilt for each cycle reported: 1.8 s).
+    write(d, "compose.yaml", "services:\n" +
+          "".join(f"  s{i}:\n    image: img\n    depends_on: [s{i - 1 if i % 300 else i + 1}]\n"
+                  for i in range(50000)))
+
+
+@case("extends-unknown-25000",
+      ["services.s0.extends: no service named \"nosuch0\" to extend",
+       "berth: 25000 errors in the manifest"], sanitized=False)
+def _(d):
+    # Refused: 25,000 services extending nothing, each a dependency (the
+    # failed ones were scanned once per service: 1 s), one error each.
+    write(d, "compose.yaml", "services:\n" +
+          "".join(f"  s{i}:\n    extends: nosuch{i}\n  t{i}:\n    image: img\n"
+                  f"    depends_on: [s{i}]\n" for i in range(25000)))
+
 def sanitized(berth):
     try:
         out = subprocess.run(["ldd", berth], capture_output=True, text=True).stdout
