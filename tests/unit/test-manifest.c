@@ -686,6 +686,44 @@ static void test_load_dependency_cycles(void **state) {
   free(dir);
 }
 
+static size_t count_of(const char *s, const char *needle) {
+  size_t n = 0;
+  for (const char *at = s; s && (at = strstr(at, needle)); at++)
+    n++;
+  return n;
+}
+
+/* Host ports collide by protocol, overlapping range and address (0.0.0.0
+ * meets every address); a port colliding with several earlier ones is
+ * reported once, naming the earliest; a range the engine picks one port
+ * from is not compared. */
+static void test_load_host_port_collisions(void **state) {
+  (void)state;
+  char *diags = NULL;
+  struct berth_project *p = fixture_load(
+      "services:\n"
+      "  a:\n"
+      "    image: x\n"
+      "    ports: [\"8000-8010:8000-8010\", \"9000:9000/udp\", \"0.0.0.0:7000:7000\"]\n"
+      "  b:\n"
+      "    image: x\n"
+      "    ports: [\"8005:80\", \"9000:9000\", \"127.0.0.2:7000:7000\", \"8000-8100:80\"]\n"
+      "  c:\n"
+      "    image: x\n"
+      "    ports: [\"127.0.0.3:8005:80\", \"127.0.0.2:9000:9000/udp\", \"8005:81\"]\n",
+      &diags);
+  assert_null(p);
+  if (count_of(diags, ": error: ") != 3)
+    fail_msg("want 3 errors:\n%s", diags);
+  assert_contains(diags, "error: services.b.ports[0]: host port 127.0.0.1:8005/tcp is also "
+                         "published by services.a (line 4)");
+  assert_contains(diags, "error: services.b.ports[2]: host port 127.0.0.2:7000/tcp is also "
+                         "published by services.a (line 4)");
+  assert_contains(diags, "error: services.c.ports[2]: host port 127.0.0.1:8005/tcp is also "
+                         "published by services.a (line 4)");
+  free(diags);
+}
+
 /* extends cycles are named, each once, with no error that only follows
  * from them (no "unknown key", no "neither image nor build"); a service
  * extending a cycle is left at that. */
@@ -975,6 +1013,7 @@ int main(void) {
       cmocka_unit_test(test_load_project_name),
       cmocka_unit_test(test_load_collects_every_error),
       cmocka_unit_test(test_load_dependency_cycles),
+      cmocka_unit_test(test_load_host_port_collisions),
       cmocka_unit_test(test_load_extends_cycles),
       cmocka_unit_test(test_load_include_cycle),
       cmocka_unit_test(test_load_many_services),
