@@ -512,6 +512,13 @@ static int build_node(struct builder *b, const yaml_event_t *ev, int depth, stru
   switch (ev->type) {
   case YAML_SCALAR_EVENT:
     n->type = BERTH_NODE_SCALAR;
+    /* "\0" in a double-quoted scalar: our strings would end there, and no
+     * argv or environment can carry one. */
+    if (memchr(ev->data.scalar.value, '\0', ev->data.scalar.length))
+      return fail_at(b, BERTH_E_INVALID, &ev->start_mark,
+                     "%s%sthis value contains a NUL character (\\0), which no command line or "
+                     "environment can carry; remove it",
+                     b->path, *b->path ? ": " : "");
     n->value = strndup((const char *)ev->data.scalar.value, ev->data.scalar.length);
     if (!n->value)
       return nomem(b);

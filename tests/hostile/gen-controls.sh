@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Generates the control-character cases of the hostile corpus into $1: every
 # C0 control, DEL, every C1 control and the bidirectional overrides, in a
-# key (refused: unknown key), in a value (accepted), in a .env value
+# key (refused: unknown key), in a value (accepted; NUL refused: no argv
+# or environment can carry one), in a .env value
 # interpolated into the manifest (raw bytes, not YAML escapes; accepted),
 # and in the name of the manifest file given with -f (refused: the file
 # holds an unknown key, and the diagnostic names the file). Each case says
@@ -25,7 +26,7 @@ for e in "${escapes[@]}"; do
   mkdir -p "$d"
   printf 'name: v\nservices:\n  api:\n    image: "app\\%sx"\n    environment:\n      A: "1\\%s2"\n    labels:\n      l: "\\%s"\n' \
     "$e" "$e" "$e" >"$d/berth.yaml"
-  echo 0 >"$d/exit"
+  if [ "$e" = x00 ]; then echo 2; else echo 0; fi >"$d/exit"
 done
 
 # Raw bytes through .env and a file name: C0 (but NUL and newline, which
