@@ -17,10 +17,13 @@ static void print_plain(const struct berth_doctor_report *rep, const struct bert
     static const char *const colors[] = {[BERTH_CHECK_OK] = "\033[32m",
                                          [BERTH_CHECK_WARN] = "\033[33m",
                                          [BERTH_CHECK_FAIL] = "\033[31m"};
+    /* Details quote the engine (versions, errors): shown as text. */
+    _cleanup_free_ char *detail = berth_escape_controls(c->detail ? c->detail : "", 0);
+    _cleanup_free_ char *fix = c->fix ? berth_escape_controls(c->fix, 0) : NULL;
     printf("%s%s%s %-16s %s\n", berth_sgr(g, colors[c->status]), words[c->status],
-           berth_sgr(g, "\033[0m"), c->name, c->detail);
+           berth_sgr(g, "\033[0m"), c->name, detail ? detail : "(out of memory)");
     if (c->fix)
-      printf("     %-16s fix: %s\n", "", c->fix);
+      printf("     %-16s fix: %s\n", "", fix ? fix : "(out of memory)");
   }
   printf("\n%s\n", rep->ready ? "This machine is ready for berth."
                               : "This machine is not ready: apply the fixes above, then run berth "

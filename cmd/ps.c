@@ -63,10 +63,18 @@ static int run(int argc_, char **argv_, const struct berth_globals *g) {
       berth_cmd_unit_name(u, name, sizeof(name));
       uptime(u->started_at, age, sizeof(age));
       bool running = !strcmp(u->state, "running");
-      printf("%-24s %s%-10s%s %-10s %-8s", name, berth_sgr(g, running ? "\033[32m" : "\033[31m"),
-             u->state, berth_sgr(g, "\033[0m"), u->health ? u->health : "-", age);
-      for (size_t k = 0; k < u->n_urls; k++)
-        printf(" %s", u->urls[k]);
+      /* The engine's words and our labels, as text: a label may hold
+       * anything a terminal would act on. */
+      _cleanup_free_ char *e_name = berth_escape_controls(name, 0);
+      _cleanup_free_ char *e_state = berth_escape_controls(u->state, 0);
+      _cleanup_free_ char *e_health = berth_escape_controls(u->health ? u->health : "-", 0);
+      printf("%-24s %s%-10s%s %-10s %-8s", e_name ? e_name : "?",
+             berth_sgr(g, running ? "\033[32m" : "\033[31m"), e_state ? e_state : "?",
+             berth_sgr(g, "\033[0m"), e_health ? e_health : "?", age);
+      for (size_t k = 0; k < u->n_urls; k++) {
+        _cleanup_free_ char *e_url = berth_escape_controls(u->urls[k], 0);
+        printf(" %s", e_url ? e_url : "?");
+      }
       putchar('\n');
     }
     if (!st.n)

@@ -22,17 +22,23 @@ static int print_summary(const struct berth_project *p, const struct berth_statu
       ok = cJSON_AddItemToArray(svcs, berth_cmd_unit_json(&st->v[i]));
     return berth_out_json(ok ? o : NULL);
   }
-  printf("%s%s is ready%s in %.1f s\n", berth_sgr(g, "\033[1;32m"), p->name,
+  _cleanup_free_ char *e_project = berth_escape_controls(p->name, 0);
+  printf("%s%s is ready%s in %.1f s\n", berth_sgr(g, "\033[1;32m"), e_project ? e_project : "?",
          berth_sgr(g, "\033[0m"), (double)elapsed_ms / 1000);
   for (size_t i = 0; i < st->n; i++) {
     const struct berth_unit_status *u = &st->v[i];
     char name[160];
     /* A job's exit 0 is what it was for (up fails on any other exit). */
     bool done = !strcmp(u->state, "exited") && u->exit_code == 0;
-    printf("  %-24s %-9s", berth_cmd_unit_name(u, name, sizeof(name)),
-           done ? "completed" : u->state);
-    for (size_t k = 0; k < u->n_urls; k++)
-      printf(" %s", u->urls[k]);
+    /* The engine's words and our labels, as text (see ps). */
+    _cleanup_free_ char *e_name =
+        berth_escape_controls(berth_cmd_unit_name(u, name, sizeof(name)), 0);
+    _cleanup_free_ char *e_state = berth_escape_controls(done ? "completed" : u->state, 0);
+    printf("  %-24s %-9s", e_name ? e_name : "?", e_state ? e_state : "?");
+    for (size_t k = 0; k < u->n_urls; k++) {
+      _cleanup_free_ char *e_url = berth_escape_controls(u->urls[k], 0);
+      printf(" %s", e_url ? e_url : "?");
+    }
     putchar('\n');
   }
   return 0;

@@ -97,7 +97,12 @@ static void on_watch(const struct berth_watch_event *ev, void *ud) {
     berth_mux_json(mux, ok ? o : NULL);
     return;
   }
-  berth_mux_line(mux, ev->service, color, text, strlen(text));
+  /* berth's own lines carry paths, commands and engine errors: shown as
+   * text. A command's output stays as it is, like the logs around it. */
+  _cleanup_free_ char *shown =
+      ev->what == BERTH_WATCH_EV_OUTPUT ? NULL : berth_escape_controls(text, 0);
+  const char *line = ev->what == BERTH_WATCH_EV_OUTPUT ? text : shown ? shown : "(out of memory)";
+  berth_mux_line(mux, ev->service, color, line, strlen(line));
 }
 
 /* Followers for the watched services (none with --json); returns how
