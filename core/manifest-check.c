@@ -425,6 +425,9 @@ void berth__apply_profiles(struct berth__reader *r, const struct berth_load_opts
 
 void berth__check_uses(struct berth__reader *r) {
   struct berth_project *p = r->p;
+  struct berth__name_index infra = {0};
+  if (berth__name_index_build(&infra, infra_name, p, p->n_infra) < 0)
+    r->oom = true;
   for (size_t i = 0; i < p->n_services; i++) {
     struct berth_service *s = &p->services[i];
     for (size_t u = 0; u < s->n_uses; u++) {
@@ -432,10 +435,8 @@ void berth__check_uses(struct berth__reader *r) {
       struct berth_node at = {.file = use->pos.file, .line = use->pos.line, .col = use->pos.col};
       char path[BERTH__PATH_MAX];
       berth__pathf(path, "services.%s.uses.%s", s->name, use->infra);
-      const struct berth_infra *in = NULL;
-      for (size_t k = 0; k < p->n_infra; k++)
-        if (!strcmp(p->infra[k].name, use->infra))
-          in = &p->infra[k];
+      long at_infra = berth__name_index_find(&infra, infra_name, p, use->infra);
+      const struct berth_infra *in = at_infra < 0 ? NULL : &p->infra[at_infra];
       if (!in) {
         berth__error(r, &at, path, "no infra instance named \"%s\"", use->infra);
         continue;
@@ -464,4 +465,5 @@ void berth__check_uses(struct berth__reader *r) {
       }
     }
   }
+  berth__name_index_release(&infra);
 }
