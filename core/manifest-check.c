@@ -170,60 +170,132 @@ static void check_deps(struct berth__reader *r, struct lookups *l, const struct 
 /* A published host port, for the duplicate check. */
 struct host_port {
   const struct berth_port *port;
-  size_t svc, order; /* the service's index; the port's place over all */
-  size_t conflict;   /* order + 1 of an earlier port it collides with; 0: none */
-  const struct host_port *with;
+  size_t svc, order;            /* the service's index; the port's place over all */
+  bool any;                     /* bound to 0.0.0.0: meets every address */
+  const struct host_port *with; /* the earliest earlier port it collides with */
+  const struct host_port *twin; /* the first port of this address and range */
 };
 
-static int by_protocol_start(const void *va, const void *vb) {
-  const struct host_port *a = va, *b = vb;
-  int c = strcmp(a->port->protocol, b->port->protocol);
-  if (c)
-    return c;
+static int cmp_start(const struct host_port *a, const struct host_port *b) {
   if (a->port->host_start != b->port->host_start)
     return a->port->host_start < b->port->host_start ? -1 : 1;
+  if (a->port->host_end != b->port->host_end)
+    return a->port->host_end < b->port->host_end ? -1 : 1;
   return a->order < b->order ? -1 : a->order > b->order;
 }
 
-static bool same_ip(const struct berth_port *a, const struct berth_port *b) {
-  return !strcmp(a->host_ip, b->host_ip) || !strcmp(a->host_ip, "0.0.0.0") ||
-         !strcmp(b->host_ip, "0.0.0.0");
+/* By protocol, address, first and last port, then declaration order. */
+static int by_address(const void *va, const void *vb) {
+  const struct host_port *a = va, *b = vb;
+  int c = strcmp(a->port->protocol, b->port->protocol);
+  if (!c)
+    c = strcmp(a->port->host_ip, b->port->host_ip);
+  return c ? c : cmp_start(a, b);
 }
 
-/* The later of two colliding ports names the earlier one (the earliest
- * the sweep meets). */
+/* Pointers, by protocol, range, then declaration order. */
+static int by_range(const void *va, const void *vb) {
+  const struct host_port *a = *(struct host_port *const *)va, *b = *(struct host_port *const *)vb;
+  int c = strcmp(a->port->protocol, b->port->protocol);
+  return c ? c : cmp_start(a, b);
+}
+
+/* The later of two colliding ports names the earlier one. */
 static void collide(struct host_port *x, struct host_port *y) {
   struct host_port *later = x->order > y->order ? x : y, *earlier = later == x ? y : x;
-  if (!later->conflict || earlier->order + 1 < later->conflict) {
-    later->conflict = earlier->order + 1;
+  if (!later->with || earlier->order < later->with->order)
     later->with = earlier;
-  }
 }
 
-/* Sweeps the ports sorted by protocol and first port, keeping those whose
- * range is still open. A port identical to one open before it (address,
- * range, protocol) stays out of the open set: whatever collides with it
- * collides with that one, so 50,000 copies of one port stay linear. */
-static void sweep_ports(struct host_port *hp, size_t n, struct host_port **open) {
+static bool same_range(const struct host_port *a, const struct host_port *b) {
+  return a->port->host_start == b->port->host_start && a->port->host_end == b->port->host_end;
+}
+
+/* Same protocol and address: sweeps each group sorted by first port,
+ * keeping the ranges still open. A port with the range of one open before
+ * it (its twin) stays out of the open set: what collides with it collides
+ * with the twin, so 50,000 copies of one port stay linear. */
+static void sweep_same_address(struct host_port *hp, size_t n, struct host_port **open) {
   size_t n_open = 0;
   for (size_t i = 0; i < n; i++) {
     const struct berth_port *pi = hp[i].port;
     size_t keep = 0;
-    bool twin = false;
     for (size_t k = 0; k < n_open; k++) {
       const struct berth_port *pk = open[k]->port;
-      if (strcmp(pk->protocol, pi->protocol) || pk->host_end < pi->host_start)
+      if (strcmp(pk->protocol, pi->protocol) || strcmp(pk->host_ip, pi->host_ip) ||
+          pk->host_end < pi->host_start)
         continue; /* closed for good: the ports come sorted */
       open[keep++] = open[k];
-      if (same_ip(pi, pk))
-        collide(&hp[i], open[k]);
-      twin |= pk->host_start == pi->host_start && pk->host_end == pi->host_end &&
-              !strcmp(pk->host_ip, pi->host_ip);
+      collide(&hp[i], open[k]);
+      if (same_range(open[k], &hp[i]))
+        hp[i].twin = open[k];
     }
     n_open = keep;
-    if (!twin)
+    if (!hp[i].twin)
       open[n_open++] = &hp[i];
   }
+}
+
+/* The earliest of set[0..n) (one protocol, sorted by range, one per
+ * range) overlapping x; maxlen: the longest range in the set. */
+static struct host_port *earliest_overlap(struct host_port **set, size_t n, unsigned maxlen,
+                                          const struct host_port *x) {
+  unsigned from = x->port->host_start > maxlen ? x->port->host_start - maxlen : 0;
+  size_t lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (set[mid]->port->host_start < from)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  struct host_port *best = NULL;
+  for (size_t k = lo; k < n && set[k]->port->host_start <= x->port->host_end; k++)
+    if (set[k]->port->host_end >= x->port->host_start && (!best || set[k]->order < best->order))
+      best = set[k];
+  return best;
+}
+
+/* 0.0.0.0 against the other addresses, one protocol (all[0..n), sorted by
+ * range): each port is compared with the earliest of each range bound to
+ * the other side, found by bisection, not with every port. */
+static void cross_wildcard(struct host_port **all, size_t n, struct host_port **side) {
+  struct host_port **any = side, **one = side + n;
+  size_t n_any = 0, n_one = 0;
+  unsigned len_any = 0, len_one = 0;
+  for (size_t k = 0; k < n; k++) {
+    struct host_port *h = all[k];
+    unsigned len = h->port->host_end - h->port->host_start;
+    if (h->any && (!n_any || !same_range(any[n_any - 1], h))) {
+      any[n_any++] = h;
+      len_any = len > len_any ? len : len_any;
+    } else if (!h->any && (!n_one || !same_range(one[n_one - 1], h))) {
+      one[n_one++] = h;
+      len_one = len > len_one ? len : len_one;
+    }
+  }
+  if (!n_any)
+    return;
+  for (size_t k = 0; k < n; k++) {
+    struct host_port *o = all[k]->any ? earliest_overlap(one, n_one, len_one, all[k])
+                                      : earliest_overlap(any, n_any, len_any, all[k]);
+    if (o)
+      collide(all[k], o);
+  }
+}
+
+static void report_port(struct berth__reader *r, const struct host_port *h) {
+  const struct berth_project *p = r->p;
+  const struct berth_service *s = &p->services[h->svc];
+  const struct berth_port *pa = h->port;
+  struct berth_node pat = pos_node(&pa->pos);
+  char path[300];
+  snprintf(path, sizeof(path), "services.%s.ports[%zu]", s->name, (size_t)(pa - s->ports));
+  berth__error(r, &pat, path,
+               "host port %s:%u/%s is also published by services.%s (line %d); give "
+               "one of them another host port",
+               pa->host_ip, pa->host_start, pa->protocol, p->services[h->with->svc].name,
+               h->with->port->pos.line);
 }
 
 /* Host ports: the same address and port published twice cannot work.
@@ -231,45 +303,48 @@ static void sweep_ports(struct host_port *hp, size_t n, struct host_port **open)
  * compared pairwise (50,000 services with a port each took 20 s). */
 static void check_host_ports(struct berth__reader *r) {
   const struct berth_project *p = r->p;
-  size_t n = 0;
+  size_t n = 0, m = 0;
   for (size_t i = 0; i < p->n_services; i++)
     n += p->services[i].n_ports;
   _cleanup_free_ struct host_port *hp = calloc(n + 1, sizeof(*hp));
-  _cleanup_free_ struct host_port **open = calloc(n + 1, sizeof(*open));
-  if (!hp || !open) {
+  _cleanup_free_ struct host_port **ptr = calloc(3 * n + 1, sizeof(*ptr));
+  if (!hp || !ptr) {
     r->oom = true;
     return;
   }
-  size_t m = 0;
   for (size_t i = 0; i < p->n_services; i++)
     for (size_t a = 0; a < p->services[i].n_ports; a++) {
       const struct berth_port *pa = &p->services[i].ports[a];
       if (!pa->host_start ||
           (pa->host_end > pa->host_start && pa->container_end == pa->container_start))
         continue; /* none, or the engine picks one port in a range */
-      hp[m] = (struct host_port){.port = pa, .svc = i, .order = m};
+      hp[m] = (struct host_port){
+          .port = pa, .svc = i, .order = m, .any = !strcmp(pa->host_ip, "0.0.0.0")};
       m++;
     }
-  qsort(hp, m, sizeof(*hp), by_protocol_start);
-  sweep_ports(hp, m, open);
+  qsort(hp, m, sizeof(*hp), by_address);
+  sweep_same_address(hp, m, ptr);
+  for (size_t k = 0; k < m; k++)
+    ptr[k] = &hp[k];
+  qsort(ptr, m, sizeof(*ptr), by_range);
+  for (size_t k = 0, end; k < m; k = end) {
+    for (end = k + 1; end < m && !strcmp(ptr[end]->port->protocol, ptr[k]->port->protocol);)
+      end++;
+    cross_wildcard(ptr + k, end - k, ptr + m);
+  }
+  /* A twin collides with its first and with what that one collides with:
+   * the earliest is that one's, or the first itself (which comes before). */
+  for (size_t k = 0; k < m; k++) {
+    const struct host_port *t = hp[k].twin, *c = t ? (t->with ? t->with : t) : NULL;
+    if (c && (!hp[k].with || c->order < hp[k].with->order))
+      hp[k].with = c;
+  }
   /* Reported in the services' order, as they are declared. */
   for (size_t k = 0; k < m; k++)
-    open[hp[k].order] = &hp[k];
-  for (size_t k = 0; k < m; k++) {
-    const struct host_port *h = open[k];
-    if (!h->conflict)
-      continue;
-    const struct berth_service *s = &p->services[h->svc];
-    const struct berth_port *pa = h->port, *pb = h->with->port;
-    struct berth_node pat = pos_node(&pa->pos);
-    char path[300];
-    snprintf(path, sizeof(path), "services.%s.ports[%zu]", s->name, (size_t)(pa - s->ports));
-    berth__error(r, &pat, path,
-                 "host port %s:%u/%s is also published by services.%s (line %d); give "
-                 "one of them another host port",
-                 pa->host_ip, pa->host_start, pa->protocol, p->services[h->with->svc].name,
-                 pb->pos.line);
-  }
+    ptr[hp[k].order] = &hp[k];
+  for (size_t k = 0; k < m; k++)
+    if (ptr[k]->with)
+      report_port(r, ptr[k]);
 }
 
 void berth__validate(struct berth__reader *r) {

@@ -212,6 +212,15 @@ def _(d):
           "".join(f"  s{i}:\n    image: img\n    ports: ['8080:80']\n" for i in range(50000)))
 
 
+@case("addresses-50000", [], code=0, sanitized=False)
+def _(d):
+    # Accepted: 50,000 services on one port, each on its own loopback
+    # address (compared pairwise, or by a sweep over the port alone: 24 s).
+    write(d, "compose.yaml", "services:\n" +
+          "".join(f"  s{i}:\n    image: img\n    ports: ['127.1.{i // 250}.{i % 250 + 1}:8080:80']\n"
+                  for i in range(50000)))
+
+
 @case("profiles-dropped-25000", [], code=0, sanitized=False)
 def _(d):
     # Accepted: 25,000 services left out by their profile, each an

@@ -710,17 +710,22 @@ static void test_load_host_port_collisions(void **state) {
       "    ports: [\"8005:80\", \"9000:9000\", \"127.0.0.2:7000:7000\", \"8000-8100:80\"]\n"
       "  c:\n"
       "    image: x\n"
-      "    ports: [\"127.0.0.3:8005:80\", \"127.0.0.2:9000:9000/udp\", \"8005:81\"]\n",
+      "    ports: [\"127.0.0.3:8005:80\", \"127.0.0.2:9000:9000/udp\", \"8005:81\"]\n"
+      "  d:\n"
+      "    image: x\n"
+      "    ports: [\"0.0.0.0:9000:9000\", \"0.0.0.0:8090:80\"]\n",
       &diags);
   assert_null(p);
-  if (count_of(diags, ": error: ") != 3)
-    fail_msg("want 3 errors:\n%s", diags);
+  if (count_of(diags, ": error: ") != 4)
+    fail_msg("want 4 errors:\n%s", diags);
   assert_contains(diags, "error: services.b.ports[0]: host port 127.0.0.1:8005/tcp is also "
                          "published by services.a (line 4)");
   assert_contains(diags, "error: services.b.ports[2]: host port 127.0.0.2:7000/tcp is also "
                          "published by services.a (line 4)");
   assert_contains(diags, "error: services.c.ports[2]: host port 127.0.0.1:8005/tcp is also "
                          "published by services.a (line 4)");
+  assert_contains(diags, "error: services.d.ports[0]: host port 0.0.0.0:9000/tcp is also "
+                         "published by services.b (line 7)");
   free(diags);
 }
 
