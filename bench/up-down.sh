@@ -481,6 +481,9 @@ berth_round() {
     env_of "$bp-$svc-1" >"$work/$svc.env"
     docker inspect -f '{{.Config.Image}} {{.Config.Hostname}} {{json .Config.Cmd}}' "$bp-$svc-1" >"$work/$svc.cfg"
   done
+  # berth writes Redis's config (its password) into the container before
+  # it starts: the standalone run mounts the same file.
+  docker cp "$bp-redis-1:/usr/local/etc/redis/redis.conf" "$work/redis.conf" >>"$log" 2>&1 || true
 
   say "round $r: berth no-op up x$noop"
   before=$(fingerprint berth)
@@ -522,7 +525,10 @@ infra_start() {
   hport=$(py free-port x)
   case $kind in rabbitmq) cport=5672 ;; postgres) cport=5432 ;; redis) cport=6379 ;; esac
   args=(docker run -d --init --label "$label" --hostname "$host" --env-file "$work/$kind.env"
-        -p "127.0.0.1:$hport:$cport" "$img")
+        -p "127.0.0.1:$hport:$cport")
+  [ "$kind" != redis ] || [ ! -s "$work/redis.conf" ] ||
+    args+=(-v "$work/redis.conf:/usr/local/etc/redis/redis.conf:ro")
+  args+=("$img")
   mapfile -t cmd < <(python3 -c 'import json,sys; [print(a) for a in (json.loads(sys.argv[1]) or [])]' "$cmdj")
   py standalone "$log" "$([ "$kind" = rabbitmq ] && echo amqp || echo "$kind")" "$hport" -- "${args[@]}" "${cmd[@]}" >"$2"
 }
