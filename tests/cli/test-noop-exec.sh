@@ -8,7 +8,7 @@
 # reports every container healthy, a second `berth up` must be ready without
 # running any of them again: no exec created through the API (POST
 # /containers/ID/exec), no container changed, exit 0. Its API calls are
-# counted through a logging proxy in front of the engine (api-proxy.py):
+# counted through a logging proxy in front of the engine (docker-proxy.py):
 # on a 2-service and a 4-service stack of the same two images, the count
 # must be the same: the stack is listed at once, each image and network
 # inspected once, no service probed or inspected one by one
@@ -64,7 +64,9 @@ on_cleanup remove_anonymous_volumes
 
 SOCK=$WORK/engine.sock
 PROXY_LOG=$WORK/api.log
-bg python3 "$BERTH_SRC/tests/cli/api-proxy.py" "$SOCK" "$PROXY_LOG"
+engine_sock=${DOCKER_HOST:-unix:///var/run/docker.sock}
+engine_sock=${engine_sock#unix://}
+bg python3 "$BERTH_SRC/tests/cli/docker-proxy.py" "$SOCK" "$engine_sock" "$PROXY_LOG"
 poll 10 "the API proxy listens" test -S "$SOCK"
 # The proxy itself passes calls through.
 DOCKER_HOST=unix://$SOCK docker version --format '{{.Server.Version}}' >/dev/null ||
