@@ -29,6 +29,15 @@ static void stop(struct fake_engine *f) {
   fake_engine_stop(f);
 }
 
+/* berth ps of project demo against a fake engine answering routes. */
+static int ps_with(const struct fake_route *routes, struct berth_status *st, berth_err *err) {
+  static struct fake_engine f;
+  serve(&f, routes);
+  int r = berth_engine_ps("demo", st, err);
+  stop(&f);
+  return r;
+}
+
 static void test_ps_entry_without_id(void **state) {
   static const struct fake_route routes[] = {
       FAKE_PING,
@@ -37,12 +46,9 @@ static void test_ps_entry_without_id(void **state) {
        .body = "[{\"Id\":\"4f3c\",\"Names\":[\"/demo-db-1\"],\"State\":\"running\"," LABELS "},"
                "{\"Names\":[\"/demo-api-1\"],\"State\":\"running\"," LABELS "}]"},
       {0}};
-  static struct fake_engine f;
-  serve(&f, routes);
   struct berth_status st = {0};
   berth_err err = NULL;
-  int r = berth_engine_ps("demo", &st, &err);
-  stop(&f);
+  int r = ps_with(routes, &st, &err);
   assert_int_equal(r, -BERTH_E_PROTOCOL);
   assert_string_equal(berth_err_root_msg(err),
                       "GET /containers/json: the engine listed a container without an Id (entry "
@@ -57,12 +63,9 @@ static void test_ps_entry_with_nothing(void **state) {
   /* No Id, no Names, no State: only labels. */
   static const struct fake_route routes[] = {
       FAKE_PING, {.method = "GET", .prefix = "/containers/json", .body = "[{" LABELS "}]"}, {0}};
-  static struct fake_engine f;
-  serve(&f, routes);
   struct berth_status st = {0};
   berth_err err = NULL;
-  int r = berth_engine_ps("demo", &st, &err);
-  stop(&f);
+  int r = ps_with(routes, &st, &err);
   assert_int_equal(r, -BERTH_E_PROTOCOL);
   assert_contains(berth_err_root_msg(err), "a container without an Id (entry 1 of 1)");
   berth_err_free(&err);
@@ -79,12 +82,9 @@ static void test_ps_entry_without_names_or_state(void **state) {
        .body = "[{\"Id\":\"0123456789abcdef0123\"," LABELS ",\"Ports\":[{\"PublicPort\":\"x\"},"
                "{\"PublicPort\":70000,\"PrivatePort\":80},{\"IP\":null}]}]"},
       {0}};
-  static struct fake_engine f;
-  serve(&f, routes);
   struct berth_status st = {0};
   berth_err err = NULL;
-  int r = berth_engine_ps("demo", &st, &err);
-  stop(&f);
+  int r = ps_with(routes, &st, &err);
   if (r < 0)
     fail_msg("ps: %s", berth_err_root_msg(err));
   assert_int_equal(st.n, 1);
@@ -100,12 +100,9 @@ static void test_ps_entry_without_names_or_state(void **state) {
 static void test_list_that_is_no_list(void **state) {
   static const struct fake_route routes[] = {
       FAKE_PING, {.method = "GET", .prefix = "/containers/json", .body = "{\"Id\":\"x\"}"}, {0}};
-  static struct fake_engine f;
-  serve(&f, routes);
   struct berth_status st = {0};
   berth_err err = NULL;
-  int r = berth_engine_ps("demo", &st, &err);
-  stop(&f);
+  int r = ps_with(routes, &st, &err);
   assert_int_equal(r, -BERTH_E_PROTOCOL);
   assert_contains(berth_err_root_msg(err), "the engine's list of containers is not a list");
   berth_err_free(&err);
@@ -195,12 +192,9 @@ static void test_ps_urls_show_the_bound_address(void **state) {
                "\"Type\":\"tcp\"},{\"IP\":\"\\u001b]0;x\\u0007\",\"PrivatePort\":82,"
                "\"PublicPort\":3002,\"Type\":\"tcp\"}]}]"},
       {0}};
-  static struct fake_engine f;
-  serve(&f, routes);
   struct berth_status st = {0};
   berth_err err = NULL;
-  int r = berth_engine_ps("demo", &st, &err);
-  stop(&f);
+  int r = ps_with(routes, &st, &err);
   assert_int_equal(r, 0);
   assert_int_equal(st.n, 1);
   assert_int_equal(st.v[0].n_urls, 4);
