@@ -165,7 +165,13 @@ EOF
 # --- exits: a service that exits 1 during up fails up ---------------------------
 # exits_file DELAY: `broken` logs 25 lines and exits 1 after DELAY seconds;
 # `slow` becomes healthy only after 6 s, so up is still waiting then.
+# exits_file DELAY: broken logs 25 lines, waits DELAY s, says why on stderr
+# and exits 1. Without a delay the last line goes to stdout too: the engine
+# copies stdout and stderr concurrently, so lines written to both in the
+# same instant have no defined order in its log.
 exits_file() {
+  local to_err='>&2'
+  [ "$1" != 0 ] || to_err=''
   cat <<EOF
 services:
   slow:
@@ -178,7 +184,7 @@ services:
       retries: 60
   broken:
     image: $RUNTIME_IMAGE
-    command: ["sh", "-c", "for i in \$\$(seq 25); do echo broken log line \$\$i; done; sleep $1; echo cannot go on >&2; exit 1"]
+    command: ["sh", "-c", "for i in \$\$(seq 25); do echo broken log line \$\$i; done; sleep $1; echo cannot go on $to_err; exit 1"]
 EOF
 }
 exits() {
