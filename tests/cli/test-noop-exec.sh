@@ -92,7 +92,9 @@ noop_calls() {
   [ "$before" = "$after" ] || fail "$n services: no-op up changed containers: $before / $after"
   grep -Eqi 'ready|unchanged|up to date' <<<"$OUT$ERR" ||
     fail "$n services: no-op up did not say the stack is ready"
-  CALLS=$(wc -l <"$PROXY_LOG")
+  # Not counted: up's events stream, opened in parallel with the work, so
+  # whether its request goes out before a no-op up ends is a race.
+  CALLS=$(grep -vc '^GET /[^ ]*events' "$PROXY_LOG" || true)
   [ "$CALLS" -gt 0 ] || fail "$n services: no API call went through the proxy"
   execs=$(grep -Ec '^POST /(v[0-9.]+/)?(containers/[^/]+/exec|exec/[^/]+/start)' "$PROXY_LOG" || true)
   note "$n services: no-op up made $CALLS API calls, $execs exec call(s):"
