@@ -203,6 +203,9 @@ int berth__recheck(struct berth__engine *e, struct berth_docker *d, struct berth
 int berth__events_start(struct berth__engine *e, berth_err *err);
 void berth__events_stop(struct berth__engine *e);
 /* status.c */
+/* The engine's health word in a listing's Status ("Up 2 minutes
+ * (healthy)"): "healthy", "unhealthy", "starting", or NULL. */
+const char *berth__listed_health(const cJSON *c);
 int berth__status(struct berth_docker *d, const char *project, const char *service,
                   struct berth_status *ret, berth_err *err);
 /* The in-network or host URL of an instance for a use, as NAME=URL. */

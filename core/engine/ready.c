@@ -231,12 +231,12 @@ static int ready_step(struct berth__engine *e, struct berth_docker *d, struct be
  * running with no probe and no health to wait for. */
 static bool listed_ready(const struct berth__engine *e, const struct berth__unit *u) {
   const cJSON *c = berth__existing(e, u->container);
-  const char *status = str_at(c, "Status"), *state = str_at(c, "State");
-  if (!status || !state || strcmp(state, "running"))
+  const char *state = str_at(c, "State"), *health = berth__listed_health(c);
+  if (!state || strcmp(state, "running"))
     return false;
-  if (strstr(status, "(healthy)"))
+  if (health && !strcmp(health, "healthy"))
     return true;
-  return (u->probe == UP_NONE || u->probe == UP_DISABLED) && !strstr(status, "health");
+  return (u->probe == UP_NONE || u->probe == UP_DISABLED) && !health;
 }
 
 static void ready_key(const struct berth__unit *u, const char *started_at, char *buf, size_t n) {

@@ -21,6 +21,14 @@ static const char *url_host(const char *ip, char *buf, size_t size) {
   return buf;
 }
 
+const char *berth__listed_health(const cJSON *c) {
+  const char *status = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "Status"));
+  return !status                                ? NULL
+         : strstr(status, "(healthy)")          ? "healthy"
+         : strstr(status, "(unhealthy)")        ? "unhealthy"
+         : strstr(status, "(health: starting)") ? "starting"
+                                                : NULL;
+}
 int berth__status(struct berth_docker *d, const char *project, const char *service,
                   struct berth_status *ret, berth_err *err) {
   char l1[300], l2[300];
@@ -63,11 +71,7 @@ int berth__status(struct berth_docker *d, const char *project, const char *servi
             ? (int64_t)created->valuedouble
             : 0;
     const char *kind = berth__label_of(c, BERTH_LABEL_KIND);
-    const char *health = !status                                ? NULL
-                         : strstr(status, "(healthy)")          ? "healthy"
-                         : strstr(status, "(unhealthy)")        ? "unhealthy"
-                         : strstr(status, "(health: starting)") ? "starting"
-                                                                : NULL;
+    const char *health = berth__listed_health(c);
     if (health && !(s->health = strdup(health)))
       return berth_err_set(err, BERTH_E_NOMEM, "out of memory");
     if (status && !strncmp(status, "Exited (", 8))
