@@ -141,7 +141,10 @@ static int provision_sh(const struct berth__infra_ctx *c, char **ret, berth_err 
   struct berth_buf b = BERTH_BUF_INIT(1 << 20);
   int r = 0;
   /* The other vhosts, users and permissions need rabbitmqctl (idempotent
-   * forms). */
+   * forms). The AMQP listener can answer while the broker is still
+   * booting, when rabbitmqctl's commands fail: wait for the boot first.
+   * A step's own error stays visible (the check comes first, so a
+   * failing add is not hidden). */
   for (size_t i = 1; i < in->vhosts.n && r >= 0; i++) {
     const char *v = in->vhosts.v[i];
     if (strcmp(v, "/") && !berth__safe_ident(v)) {
@@ -152,14 +155,22 @@ static int provision_sh(const struct berth__infra_ctx *c, char **ret, berth_err 
     /* Each step tolerates its object existing: a killed earlier up may
      * still be provisioning in the container at the same time. */
     if ((r = berth_buf_addf(&b,
-                            "rabbitmqctl -q add_vhost '%s' 2>/dev/null || rabbitmqctl -q "
-                            "list_vhosts | grep -qx '%s'\n"
+                            "rabbitmqctl -q list_vhosts | grep -qx '%s' || rabbitmqctl -q "
+                            "add_vhost '%s' || rabbitmqctl -q list_vhosts | grep -qx '%s'\n"
                             "rabbitmqctl -q set_permissions -p '%s' berth '.*' '.*' '.*'\n",
-                            v, v, v)) < 0)
+                            v, v, v, v)) < 0)
       r = berth_err_set(err, -r, "infra %s: writing the provisioning script", in->name);
   }
   for (size_t i = 0; i < in->n_users && r >= 0; i++)
     r = user_sh(c, &in->users[i], &b, err);
+  if (r >= 0 && b.len) {
+    struct berth_buf all = BERTH_BUF_INIT(1 << 20);
+    if (berth_buf_addf(&all, "rabbitmqctl -q await_startup --timeout 120\n") < 0 ||
+        berth_buf_add(&all, b.data, b.len) < 0)
+      r = berth_err_set(err, BERTH_E_NOMEM, "infra %s: writing the provisioning script", in->name);
+    berth_buf_release(&b);
+    b = all;
+  }
   if (r < 0 || !b.len) {
     berth_buf_release(&b);
     return r < 0 ? r : 0;
