@@ -294,14 +294,17 @@ static void read_services(struct berth__reader *r, void *obj, const struct berth
   }
 }
 
-/* seeds: and namespaces: are kept as JSON for the wings that read them. */
+/* A top-level seeds: was reserved before seeds had a place: they belong
+ * to their infra instance now. */
 static void read_seeds(struct berth__reader *r, void *obj, const struct berth_node *v,
                        const char *path) {
-  (void)obj, (void)path;
-  if (!(r->p->seeds_json = berth__node_json(v)))
-    r->oom = true;
+  (void)obj;
+  berth__error(r, v, path,
+               "seeds belong to their infra instance: move them under infra.<name>.seeds "
+               "(docs/seeds.md)");
 }
 
+/* namespaces: is kept as JSON for the wing that reads it. */
 static void read_namespaces(struct berth__reader *r, void *obj, const struct berth_node *v,
                             const char *path) {
   (void)obj, (void)path;

@@ -575,6 +575,20 @@ static cJSON *users_json(const struct berth_infra *in, bool show) {
   return TAKE_PTR(a);
 }
 
+static cJSON *seeds_json(const struct berth_infra *in) {
+  _cleanup_json_ cJSON *a = cJSON_CreateArray();
+  for (size_t i = 0; a && i < in->n_seeds; i++) {
+    const struct berth_seed *sd = &in->seeds[i];
+    cJSON *o = cJSON_CreateObject();
+    if (!push(a, o) || !put(o, "kind", cJSON_CreateString(berth_seed_kind_name(sd->kind))) ||
+        !put(o, "file", str_json(sd->file)) || !put(o, "name", str_json(sd->name)) ||
+        !put(o, "table", str_json(sd->table)) || !put(o, "database", str_json(sd->database)) ||
+        !put(o, "vhost", str_json(sd->vhost)))
+      return NULL;
+  }
+  return TAKE_PTR(a);
+}
+
 static cJSON *infra_json(const struct berth_infra *in, bool show) {
   _cleanup_json_ cJSON *o = cJSON_CreateObject();
   if (!o || !put(o, "name", str_json(in->name)) ||
@@ -584,7 +598,7 @@ static cJSON *infra_json(const struct berth_infra *in, bool show) {
       !put(o, "users", users_json(in, show)) ||
       !put(o, "management", cJSON_CreateBool(in->management)) ||
       !put(o, "password", secret_json(in->password, show)) ||
-      !put(o, "persistence", str_json(in->persistence)))
+      !put(o, "persistence", str_json(in->persistence)) || !put(o, "seeds", seeds_json(in)))
     return NULL;
   return TAKE_PTR(o);
 }
@@ -638,7 +652,6 @@ static cJSON *project_json(const struct berth_project *p, bool show) {
       !put(o, "volumes", volumes = cJSON_CreateObject()) ||
       !put(o, "secrets", secrets = cJSON_CreateObject()) ||
       !put(o, "configs", configs = cJSON_CreateObject()) ||
-      !put(o, "seeds", stored_json(p->seeds_json, show)) ||
       !put(o, "namespaces", stored_json(p->namespaces_json, show)))
     return NULL;
   for (size_t i = 0; i < p->n_services; i++)

@@ -140,6 +140,15 @@ static void infra_release(struct berth_infra *in) {
   free(in->users);
   free(in->password);
   free(in->persistence);
+  for (size_t i = 0; i < in->n_seeds; i++) {
+    struct berth_seed *sd = &in->seeds[i];
+    free(sd->file);
+    free(sd->name);
+    free(sd->table);
+    free(sd->database);
+    free(sd->vhost);
+  }
+  free(in->seeds);
 }
 
 static void file_defs_free(struct berth_file_def *defs, size_t n) {
@@ -183,7 +192,6 @@ struct berth_project *berth_project_free(struct berth_project *p) {
   free(p->volumes);
   file_defs_free(p->secrets, p->n_secrets);
   file_defs_free(p->configs, p->n_configs);
-  free(p->seeds_json);
   free(p->namespaces_json);
   if (p->service_index)
     berth__name_index_release(&p->service_index->names);
@@ -269,6 +277,15 @@ const char *berth_watch_action_name(enum berth_watch_action a) {
 const char *berth_infra_kind_name(enum berth_infra_kind k) {
   const struct berth__infra_kind *kind = berth__infra_kind_of(k);
   return kind ? kind->name : "unknown";
+}
+
+const char *berth_seed_kind_name(enum berth_seed_kind k) {
+  static const char *const names[] = {[BERTH_SEED_SQL] = "sql",
+                                      [BERTH_SEED_CSV] = "csv",
+                                      [BERTH_SEED_REDIS] = "redis",
+                                      [BERTH_SEED_DEFINITIONS] = "definitions",
+                                      [BERTH_SEED_MESSAGES] = "messages"};
+  return (size_t)k < sizeof(names) / sizeof(*names) ? names[k] : "unknown";
 }
 
 static const char *mount_type_name(enum berth_mount_type t) {

@@ -82,9 +82,11 @@ struct berth__infra_kind {
    * `berth env`. */
   int (*url)(const struct berth__infra_ctx *c, const struct berth_use *use, const char *host,
              uint16_t port, char **ret, berth_err *err);
-  /* Filled by the next issues; NULL until then. */
-  int (*seed)(const struct berth__infra_ctx *c, const void *source, berth_err *err);
-  int (*snapshot)(const struct berth__infra_ctx *c, const char *dest, berth_err *err);
+  /* The seeds it takes (1 << enum berth_seed_kind), the first its
+   * default. Loading them and snapshots are seed/'s: core does not call
+   * seed/ (DESIGN.md's dependencies point one way), so the loaders are
+   * seed/'s own table, keyed by the same kinds. */
+  unsigned seeds;
 };
 
 extern const struct berth__infra_kind berth__infra_postgres, berth__infra_redis,

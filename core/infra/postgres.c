@@ -230,6 +230,5 @@ const struct berth__infra_kind berth__infra_postgres = {
     .provision_cmd = psql,
     .provision_key = "x-berth-sql",
     .url = url,
-    .seed = NULL,     /* the seed loader (next issue) */
-    .snapshot = NULL, /* the snapshot (next issue) */
+    .seeds = (1u << BERTH_SEED_SQL) | (1u << BERTH_SEED_CSV),
 };

@@ -236,6 +236,5 @@ const struct berth__infra_kind berth__infra_rabbitmq = {
     .provision_cmd = sh,
     .provision_key = "x-berth-sh",
     .url = url,
-    .seed = NULL,     /* the seed loader (next issue) */
-    .snapshot = NULL, /* the snapshot (next issue) */
+    .seeds = (1u << BERTH_SEED_DEFINITIONS) | (1u << BERTH_SEED_MESSAGES),
 };

@@ -109,6 +109,5 @@ const struct berth__infra_kind berth__infra_redis = {
     .provision_cmd = NULL, /* nothing to provision */
     .provision_key = NULL,
     .url = url,
-    .seed = NULL,     /* the seed loader (next issue) */
-    .snapshot = NULL, /* the snapshot (next issue) */
+    .seeds = 1u << BERTH_SEED_REDIS,
 };

@@ -179,6 +179,26 @@ struct berth_mq_user {
   size_t n_permissions;
 };
 
+/* A seed of an infra instance: a file applied once, in order, after the
+ * instance is ready and before its dependents start (seed/). */
+enum berth_seed_kind {
+  BERTH_SEED_SQL,         /* postgres: a script, one transaction */
+  BERTH_SEED_CSV,         /* postgres: COPY into table, header names the columns */
+  BERTH_SEED_REDIS,       /* redis: a command a line, or raw RESP */
+  BERTH_SEED_DEFINITIONS, /* rabbitmq: the management API's definitions export */
+  BERTH_SEED_MESSAGES,    /* rabbitmq: one JSON message a line */
+};
+
+struct berth_seed {
+  enum berth_seed_kind kind;
+  char *file;     /* absolute */
+  char *name;     /* as written, relative to the project: the ledger's key */
+  char *table;    /* csv: [schema.]table */
+  char *database; /* postgres: the database it goes into */
+  char *vhost;    /* messages: where they are published */
+  struct berth_pos pos;
+};
+
 struct berth_infra {
   char *name;
   enum berth_infra_kind kind;
@@ -192,6 +212,8 @@ struct berth_infra {
   bool management;
   char *password;    /* redis */
   char *persistence; /* redis: none | rdb | aof */
+  struct berth_seed *seeds;
+  size_t n_seeds;
   struct berth_pos pos;
 };
 
@@ -237,8 +259,7 @@ struct berth_project {
   size_t n_volumes;
   struct berth_file_def *secrets, *configs;
   size_t n_secrets, n_configs;
-  char *seeds_json; /* reserved sections, kept as JSON text */
-  char *namespaces_json;
+  char *namespaces_json; /* reserved, kept as JSON text */
   /* The services by name (model.c's, made by berth_project_index). */
   struct berth__service_index *service_index;
 };
@@ -272,5 +293,7 @@ const char *berth_condition_name(enum berth_condition c);
 const char *berth_probe_kind_name(enum berth_probe_kind k);
 const char *berth_watch_action_name(enum berth_watch_action a);
 const char *berth_infra_kind_name(enum berth_infra_kind k);
+/* "sql", "csv", "redis", "definitions", "messages": the manifest's key. */
+const char *berth_seed_kind_name(enum berth_seed_kind k);
 
 #endif

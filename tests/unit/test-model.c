@@ -203,6 +203,13 @@ static struct berth_project *shop(void) {
   struct berth_infra *db = add_infra(p, "db", BERTH_INFRA_POSTGRES);
   db->version = xstrdup("16");
   db->image = xstrdup("postgres:16");
+  db->n_seeds = 1;
+  db->seeds = xcalloc(1, sizeof(*db->seeds));
+  db->seeds[0] = (struct berth_seed){.kind = BERTH_SEED_CSV,
+                                     .file = xstrdup("/src/shop/seeds/users.csv"),
+                                     .name = xstrdup("seeds/users.csv"),
+                                     .table = xstrdup("audit.users"),
+                                     .database = xstrdup("app")};
   db->n_databases = 2;
   db->databases = xcalloc(2, sizeof(*db->databases));
   db->databases[0] = (struct berth_pg_database){.name = xstrdup("app"),
@@ -253,7 +260,6 @@ static struct berth_project *shop(void) {
   p->configs = xcalloc(1, sizeof(*p->configs));
   p->configs[0] =
       (struct berth_file_def){.name = xstrdup("nginx"), .content = xstrdup("server {}")};
-  p->seeds_json = xstrdup("{\"db\":[\"seed/01.sql\"]}");
   return p;
 }
 
@@ -468,7 +474,7 @@ static void test_empty_project(void **state) {
   assert_string_equal(s,
                       "{\"name\":\"empty\",\"project_dir\":null,\"files\":[],\"format\":\"berth\","
                       "\"profiles\":[],\"services\":{},\"infra\":{},\"networks\":{},"
-                      "\"volumes\":{},\"secrets\":{},\"configs\":{},\"seeds\":null,"
+                      "\"volumes\":{},\"secrets\":{},\"configs\":{},"
                       "\"namespaces\":null}");
   free(s);
   p->format = BERTH_FORMAT_COMPOSE;
@@ -518,7 +524,7 @@ static void test_top_level(void **state) {
   cJSON *j = to_json(p, false);
   assert_keys_at(j, "",
                  "name,project_dir,files,format,profiles,services,infra,networks,volumes,"
-                 "secrets,configs,seeds,namespaces");
+                 "secrets,configs,namespaces");
   assert_str_at(j, "name", "shop");
   assert_str_at(j, "project_dir", "/src/shop");
   assert_str_at(j, "files.1", "/src/shop/berth.override.yaml");
@@ -531,8 +537,6 @@ static void test_top_level(void **state) {
   assert_keys_at(j, "volumes", "data,shared");
   assert_keys_at(j, "secrets", "db_password,inline");
   assert_keys_at(j, "configs", "nginx");
-  /* Stored sections come back as JSON. */
-  assert_str_at(j, "seeds.db.0", "seed/01.sql");
   assert_null_at(j, "namespaces");
   cJSON_Delete(j);
   berth_project_free(p);
@@ -658,8 +662,15 @@ static void test_infra_and_sections(void **state) {
   cJSON *j = to_json(p, true);
   assert_keys_at(j, "infra.db",
                  "name,kind,version,image,databases,vhosts,users,management,"
-                 "password,persistence");
+                 "password,persistence,seeds");
   assert_str_at(j, "infra.db.kind", "postgres");
+  /* Seeds in their order, each with its file, ledger name and target. */
+  assert_keys_at(j, "infra.db.seeds.0", "kind,file,name,table,database,vhost");
+  assert_str_at(j, "infra.db.seeds.0.kind", "csv");
+  assert_str_at(j, "infra.db.seeds.0.name", "seeds/users.csv");
+  assert_str_at(j, "infra.db.seeds.0.table", "audit.users");
+  assert_null_at(j, "infra.db.seeds.0.vhost");
+  assert_size_at(j, "infra.cache.seeds", 0);
   assert_str_at(j, "infra.db.version", "16");
   assert_keys_at(j, "infra.db.databases.0", "name,owner,password,schemas,extensions");
   assert_str_at(j, "infra.db.databases.0.schemas.1", "audit");
