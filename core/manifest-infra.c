@@ -74,6 +74,52 @@ static const struct berth_pg_database *database_of(const struct berth_infra *in,
   return NULL;
 }
 
+/* Its table, database and vhost: where the seed goes. */
+static void check_seed(struct berth__reader *r, const struct berth_infra *in, struct berth_seed *sd,
+                       const struct berth_node *n, const struct berth_node *m, const char *path) {
+  char q[BERTH__PATH_MAX];
+  const struct berth_node *tn = berth_node_get(m, "table"), *dn = berth_node_get(m, "database"),
+                          *vn = berth_node_get(m, "vhost");
+  sd->table = berth__read_str(r, tn, berth__pathf(q, "%s.table", path));
+  sd->database = berth__read_str(r, dn, berth__pathf(q, "%s.database", path));
+  sd->vhost = berth__read_str(r, vn, berth__pathf(q, "%s.vhost", path));
+  if (sd->kind == BERTH_SEED_CSV && !sd->table)
+    berth__error(r, m, path, "a csv seed needs table: [schema.]table, where its rows go");
+  else if (sd->table && sd->kind != BERTH_SEED_CSV)
+    berth__error(r, tn, berth__pathf(q, "%s.table", path), "table is for csv seeds");
+  else if (sd->table && !table_ok(sd->table))
+    berth__error(r, tn, berth__pathf(q, "%s.table", path),
+                 "\"%s\" is not [schema.]table of plain names (letters, digits, _ and -)",
+                 sd->table);
+  if (sd->database && in->kind != BERTH_INFRA_POSTGRES)
+    berth__error(r, dn, berth__pathf(q, "%s.database", path), "database is for postgres seeds");
+  else if (in->kind == BERTH_INFRA_POSTGRES && sd->database && !database_of(in, sd->database) &&
+           strcmp(sd->database, "postgres"))
+    berth__error(r, dn, berth__pathf(q, "%s.database", path),
+                 "the database \"%s\" is not in %s's databases", sd->database, in->name);
+  else if (in->kind == BERTH_INFRA_POSTGRES && !sd->database && in->n_databases > 1)
+    berth__error(r, n, path, "%s has %zu databases: say which one with database:", in->name,
+                 in->n_databases);
+  else if (in->kind == BERTH_INFRA_POSTGRES && !sd->database)
+    sd->database = berth__strdup(r, in->n_databases ? in->databases[0].name : "postgres");
+  if (sd->table && sd->database && strchr(sd->table, '.')) {
+    /* A schema of its own must be declared, or public. */
+    const struct berth_pg_database *d = database_of(in, sd->database);
+    size_t sl = (size_t)(strchr(sd->table, '.') - sd->table);
+    char schema[64];
+    snprintf(schema, sizeof(schema), "%.*s", (int)sl, sd->table);
+    if (strcmp(schema, "public") && (!d || berth_strv_find(&d->schemas, schema) < 0))
+      berth__error(r, tn, berth__pathf(q, "%s.table", path),
+                   "the schema \"%s\" is not in %s's schemas; declare it under databases", schema,
+                   sd->database);
+  }
+  if (sd->vhost && sd->kind != BERTH_SEED_MESSAGES)
+    berth__error(r, vn, berth__pathf(q, "%s.vhost", path), "vhost is for messages seeds");
+  else if (sd->vhost && strcmp(sd->vhost, "/") && berth_strv_find(&in->vhosts, sd->vhost) < 0)
+    berth__error(r, vn, berth__pathf(q, "%s.vhost", path), "the vhost \"%s\" is not in %s's vhosts",
+                 sd->vhost, in->name);
+}
+
 static void read_seed(struct berth__reader *r, struct berth_infra *in,
                       const struct berth__infra_kind *kk, const struct berth_node *n,
                       const char *path) {
@@ -134,46 +180,7 @@ static void read_seed(struct berth__reader *r, struct berth_infra *in,
   sd->name = berth__strdup(r, dl && !strncmp(sd->file, r->p->dir, dl) && sd->file[dl] == '/'
                                   ? sd->file + dl + 1
                                   : sd->file);
-  const struct berth_node *tn = berth_node_get(m, "table"), *dn = berth_node_get(m, "database"),
-                          *vn = berth_node_get(m, "vhost");
-  sd->table = berth__read_str(r, tn, berth__pathf(q, "%s.table", path));
-  sd->database = berth__read_str(r, dn, berth__pathf(q, "%s.database", path));
-  sd->vhost = berth__read_str(r, vn, berth__pathf(q, "%s.vhost", path));
-  if (sd->kind == BERTH_SEED_CSV && !sd->table)
-    berth__error(r, m, path, "a csv seed needs table: [schema.]table, where its rows go");
-  else if (sd->table && sd->kind != BERTH_SEED_CSV)
-    berth__error(r, tn, berth__pathf(q, "%s.table", path), "table is for csv seeds");
-  else if (sd->table && !table_ok(sd->table))
-    berth__error(r, tn, berth__pathf(q, "%s.table", path),
-                 "\"%s\" is not [schema.]table of plain names (letters, digits, _ and -)",
-                 sd->table);
-  if (sd->database && in->kind != BERTH_INFRA_POSTGRES)
-    berth__error(r, dn, berth__pathf(q, "%s.database", path), "database is for postgres seeds");
-  else if (in->kind == BERTH_INFRA_POSTGRES && sd->database && !database_of(in, sd->database) &&
-           strcmp(sd->database, "postgres"))
-    berth__error(r, dn, berth__pathf(q, "%s.database", path),
-                 "the database \"%s\" is not in %s's databases", sd->database, in->name);
-  else if (in->kind == BERTH_INFRA_POSTGRES && !sd->database && in->n_databases > 1)
-    berth__error(r, n, path, "%s has %zu databases: say which one with database:", in->name,
-                 in->n_databases);
-  else if (in->kind == BERTH_INFRA_POSTGRES && !sd->database)
-    sd->database = berth__strdup(r, in->n_databases ? in->databases[0].name : "postgres");
-  if (sd->table && sd->database && strchr(sd->table, '.')) {
-    /* A schema of its own must be declared, or public. */
-    const struct berth_pg_database *d = database_of(in, sd->database);
-    size_t sl = (size_t)(strchr(sd->table, '.') - sd->table);
-    char schema[64];
-    snprintf(schema, sizeof(schema), "%.*s", (int)sl, sd->table);
-    if (strcmp(schema, "public") && (!d || berth_strv_find(&d->schemas, schema) < 0))
-      berth__error(r, tn, berth__pathf(q, "%s.table", path),
-                   "the schema \"%s\" is not in %s's schemas; declare it under databases", schema,
-                   sd->database);
-  }
-  if (sd->vhost && sd->kind != BERTH_SEED_MESSAGES)
-    berth__error(r, vn, berth__pathf(q, "%s.vhost", path), "vhost is for messages seeds");
-  else if (sd->vhost && strcmp(sd->vhost, "/") && berth_strv_find(&in->vhosts, sd->vhost) < 0)
-    berth__error(r, vn, berth__pathf(q, "%s.vhost", path), "the vhost \"%s\" is not in %s's vhosts",
-                 sd->vhost, in->name);
+  check_seed(r, in, sd, n, m, path);
 }
 
 /* seeds: a list, applied in its order. */
